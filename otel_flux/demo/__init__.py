@@ -1,0 +1,1 @@
+"""The flux-auth sample service."""

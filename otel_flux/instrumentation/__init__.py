@@ -1,0 +1,1 @@
+"""Instrumentation installed by the otel_flux distro: ASGI servers and Redis."""

@@ -1,0 +1,1 @@
+"""Metric Views, bucket edges and the in-process monitor."""

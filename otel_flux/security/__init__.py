@@ -1,0 +1,1 @@
+"""Security middleware: rate limiting, IP reputation and brute-force detection on Redis."""

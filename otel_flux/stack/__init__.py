@@ -1,0 +1,1 @@
+"""The local pipeline: Redis, the Collector, Jaeger, Prometheus and the sample service."""
