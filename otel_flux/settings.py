@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
+import itertools
 import logging
 import os
 from collections import Counter
@@ -230,7 +231,7 @@ def float_list_parser(minimum: float = 0.0) -> Callable[[str], tuple[float, ...]
         values = tuple(parse_one(item) for item in parse_csv(text))
         if not values:
             raise ValueError("the list is empty")
-        if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(values)):
             raise ValueError("the numbers must be strictly increasing")
         return values
 
@@ -249,7 +250,7 @@ REDIS_URL = define(
     secret=False,
 )
 
-TRUSTED_PROXIES = define(
+TRUSTED_PROXIES: Setting[tuple[IPNetwork, ...]] = define(
     "FLUX_TRUSTED_PROXIES",
     (),
     parse_cidr_list,

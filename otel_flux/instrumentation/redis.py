@@ -1,0 +1,277 @@
+"""CLIENT spans and a duration histogram for redis-py commands and pipelines.
+
+Why not the upstream Redis instrumentation: it records no
+``db.client.operation.duration`` histogram, which the percentiles and the Redis
+latency alert are built on. This module keeps the database semantic conventions
+(``db.system.name``, ``db.operation.name``, ``db.query.text``, ``db.namespace``,
+``server.address``, ``server.port``, ``db.operation.batch.size``) and covers the
+sync client, the asyncio client and both pipelines.
+
+Statements never carry values: ``db.query.text`` is the command name followed by
+one ``?`` per argument, so ``AUTH``, ``HELLO`` and every key and value stay in
+the process. Commands queued on a pipeline are reported on the pipeline's span.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,
+)
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from otel_flux import __version__
+from otel_flux.instrumentation import config
+from otel_flux.metrics.buckets import DB_CLIENT_DURATION_BUCKETS
+from otel_flux.metrics.monitor import get_monitor
+
+_logger = logging.getLogger(__name__)
+
+_ORIGINAL = "_otel_flux_original"
+
+# A pipeline span lists at most this many statements; the batch size is exact.
+_MAX_PIPELINE_STATEMENTS = 20
+_MAX_COMMAND_NAME = 32
+
+
+def command_name(args: Sequence[Any]) -> str:
+    """Return the upper-case command name of a redis-py argument tuple."""
+    if not args:
+        return "UNKNOWN"
+    name = args[0]
+    if isinstance(name, bytes):
+        name = name.decode("latin-1")
+    # redis-py passes some two-word commands as one argument ("CLIENT SETNAME").
+    return str(name).split(" ", 1)[0].upper()[:_MAX_COMMAND_NAME]
+
+
+def sanitized_statement(args: Sequence[Any]) -> str:
+    """Return the command with every argument replaced by ``?``."""
+    if not args:
+        return ""
+    first = args[0]
+    if isinstance(first, bytes):
+        first = first.decode("latin-1")
+    words = str(first).split(" ")
+    name = " ".join(word.upper()[:_MAX_COMMAND_NAME] for word in words[:2])
+    placeholders = len(words) - 2 + len(args) - 1 if len(words) > 2 else len(args) - 1
+    return name + " ?" * placeholders
+
+
+class _Telemetry:
+    """Tracer, histogram and per-client connection attributes."""
+
+    def __init__(
+        self,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        self.tracer = trace.get_tracer(
+            "otel_flux.redis", __version__, tracer_provider=tracer_provider
+        )
+        meter = metrics.get_meter("otel_flux.redis", __version__, meter_provider=meter_provider)
+        self.duration = meter.create_histogram(
+            "db.client.operation.duration",
+            unit="s",
+            description="Duration of Redis commands and pipelines, as the client sees them.",
+            explicit_bucket_boundaries_advisory=list(DB_CLIENT_DURATION_BUCKETS),
+        )
+
+    @staticmethod
+    def connection_attributes(client: Any) -> dict[str, str | int]:
+        cached: dict[str, str | int] | None = getattr(client, "_otel_flux_attributes", None)
+        if cached is not None:
+            return cached
+        attributes: dict[str, str | int] = {"db.system.name": "redis"}
+        pool = getattr(client, "connection_pool", None)
+        kwargs = getattr(pool, "connection_kwargs", {}) or {}
+        if "path" in kwargs:
+            attributes["server.address"] = str(kwargs["path"])
+        else:
+            attributes["server.address"] = str(kwargs.get("host", "localhost"))
+            attributes["server.port"] = int(kwargs.get("port", 6379))
+        attributes["db.namespace"] = str(kwargs.get("db", 0))
+        with contextlib.suppress(AttributeError):
+            client._otel_flux_attributes = attributes
+        return attributes
+
+    def start(self, client: Any, operation: str, statement: str, batch: int) -> trace.Span:
+        attributes: dict[str, str | int] = dict(self.connection_attributes(client))
+        attributes["db.operation.name"] = operation
+        attributes["db.query.text"] = statement
+        if batch:
+            attributes["db.operation.batch.size"] = batch
+        return self.tracer.start_span(operation, kind=SpanKind.CLIENT, attributes=attributes)
+
+    def finish(
+        self,
+        client: Any,
+        span: trace.Span,
+        operation: str,
+        started: float,
+        error: BaseException | None,
+    ) -> None:
+        duration = time.perf_counter() - started
+        base = self.connection_attributes(client)
+        metric_attributes: dict[str, str | int] = {
+            "db.system.name": "redis",
+            "db.operation.name": operation,
+            "server.address": base["server.address"],
+        }
+        error_type = None
+        if error is not None:
+            error_type = type(error).__qualname__
+            metric_attributes["error.type"] = error_type
+            span.set_attribute("error.type", error_type)
+            span.set_status(Status(StatusCode.ERROR, error_type))
+            if isinstance(error, Exception):
+                span.record_exception(error)
+        span.end()
+        self.duration.record(duration, metric_attributes)
+        monitor = get_monitor()
+        if monitor is not None:
+            monitor.record_redis(operation, duration, error_type)
+
+
+def _pipeline_operation(pipeline: Any) -> tuple[str, str, int]:
+    stack = pipeline.command_stack
+    statements = [sanitized_statement(entry[0]) for entry in stack[:_MAX_PIPELINE_STATEMENTS]]
+    if len(stack) > _MAX_PIPELINE_STATEMENTS:
+        statements.append(f"... {len(stack) - _MAX_PIPELINE_STATEMENTS} more")
+    transaction = bool(getattr(pipeline, "transaction", False))
+    operation = "MULTI" if transaction else "PIPELINE"
+    return operation, "\n".join(statements), len(stack)
+
+
+def _wrap_command(original: Callable[..., Any], telemetry: _Telemetry) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def execute_command(self: Any, *args: Any, **options: Any) -> Any:
+        if not is_instrumentation_enabled():
+            return original(self, *args, **options)
+        operation = command_name(args)
+        span = telemetry.start(self, operation, sanitized_statement(args), 0)
+        started = time.perf_counter()
+        try:
+            result = original(self, *args, **options)
+        except BaseException as exc:
+            telemetry.finish(self, span, operation, started, exc)
+            raise
+        telemetry.finish(self, span, operation, started, None)
+        return result
+
+    return execute_command
+
+
+def _wrap_async_command(original: Callable[..., Any], telemetry: _Telemetry) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def execute_command(self: Any, *args: Any, **options: Any) -> Any:
+        if not is_instrumentation_enabled():
+            return await original(self, *args, **options)
+        operation = command_name(args)
+        span = telemetry.start(self, operation, sanitized_statement(args), 0)
+        started = time.perf_counter()
+        try:
+            result = await original(self, *args, **options)
+        except BaseException as exc:
+            telemetry.finish(self, span, operation, started, exc)
+            raise
+        telemetry.finish(self, span, operation, started, None)
+        return result
+
+    return execute_command
+
+
+def _wrap_pipeline(original: Callable[..., Any], telemetry: _Telemetry) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not is_instrumentation_enabled() or not self.command_stack:
+            return original(self, *args, **kwargs)
+        operation, statement, batch = _pipeline_operation(self)
+        span = telemetry.start(self, operation, statement, batch)
+        started = time.perf_counter()
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException as exc:
+            telemetry.finish(self, span, operation, started, exc)
+            raise
+        telemetry.finish(self, span, operation, started, None)
+        return result
+
+    return execute
+
+
+def _wrap_async_pipeline(original: Callable[..., Any], telemetry: _Telemetry) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not is_instrumentation_enabled() or not self.command_stack:
+            return await original(self, *args, **kwargs)
+        operation, statement, batch = _pipeline_operation(self)
+        span = telemetry.start(self, operation, statement, batch)
+        started = time.perf_counter()
+        try:
+            result = await original(self, *args, **kwargs)
+        except BaseException as exc:
+            telemetry.finish(self, span, operation, started, exc)
+            raise
+        telemetry.finish(self, span, operation, started, None)
+        return result
+
+    return execute
+
+
+def _targets() -> list[tuple[type, str, Callable[..., Any]]]:
+    import redis.asyncio.client as async_client
+    import redis.client as sync_client
+
+    return [
+        (sync_client.Redis, "execute_command", _wrap_command),
+        (sync_client.Pipeline, "execute", _wrap_pipeline),
+        (async_client.Redis, "execute_command", _wrap_async_command),
+        (async_client.Pipeline, "execute", _wrap_async_pipeline),
+    ]
+
+
+def instrument(
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
+) -> None:
+    """Patch the redis-py client classes; calling it twice changes nothing."""
+    telemetry = _Telemetry(tracer_provider, meter_provider)
+    for cls, attribute, wrap in _targets():
+        current = cls.__dict__[attribute]
+        if hasattr(current, _ORIGINAL):
+            continue
+        wrapped = wrap(current, telemetry)
+        setattr(wrapped, _ORIGINAL, current)
+        setattr(cls, attribute, wrapped)
+
+
+def uninstrument() -> None:
+    """Restore the original redis-py methods."""
+    for cls, attribute, _ in _targets():
+        original = getattr(cls.__dict__[attribute], _ORIGINAL, None)
+        if original is not None:
+            setattr(cls, attribute, original)
+
+
+class FluxRedisInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Instrumentor registered as ``otel_flux_redis``."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("redis >= 4.0",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        if not config.REDIS_ENABLED.read():
+            return
+        instrument(kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        uninstrument()

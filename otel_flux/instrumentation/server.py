@@ -1,0 +1,163 @@
+"""Install the server middleware into uvicorn without a change to the app.
+
+uvicorn builds its app in ``Config.load()``: it imports the app, calls a factory,
+adapts ASGI2 or WSGI apps, and then wraps the result in its own transport
+middleware (proxy headers, message logging). The patch wraps the app just inside
+uvicorn's transport wrappers, so ``scope["client"]`` already reflects uvicorn's
+proxy-header handling when the span starts. The patch runs in every process that
+loads the app, which covers ``--workers N`` (spawned processes that run
+``opentelemetry-instrument``'s start-up again) and gunicorn's uvicorn workers.
+
+Requests that the upstream ``OpenTelemetryMiddleware`` would trace a second time
+(an app that adds it by hand, or a framework instrumentor) pass through it
+untouched, so each request has exactly one SERVER span.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Collection
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,
+)
+
+from otel_flux.instrumentation import config
+from otel_flux.instrumentation.asgi import SCOPE_MARKER, FluxServerMiddleware
+
+_logger = logging.getLogger(__name__)
+
+_ORIGINAL = "_otel_flux_original"
+
+
+def build_middleware(app: Any) -> FluxServerMiddleware:
+    """Wrap an ASGI app in the server middleware configured from the settings."""
+    pattern = None
+    try:
+        pattern = config.excluded_url_pattern()
+    except Exception:  # re.error; logged so a bad regex never stops the service
+        _logger.warning(
+            "invalid regex in OTEL_PYTHON_ASGI_EXCLUDED_URLS or OTEL_PYTHON_EXCLUDED_URLS; "
+            "only FLUX_EXCLUDED_PATHS applies",
+            exc_info=True,
+        )
+    return FluxServerMiddleware(
+        app,
+        excluded_paths=config.EXCLUDED_PATHS.read(),
+        excluded_pattern=pattern,
+        client_address=config.CLIENT_ADDRESS.read(),
+        admin=_admin_handler(),
+        admin_prefix=config.ADMIN_PATH.read(),
+    )
+
+
+def _admin_handler() -> Any:
+    try:
+        from otel_flux import admin  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        return None
+    return getattr(admin, "handle_admin", None)
+
+
+def _unwrap_transport(app: Any) -> tuple[Any, Any]:
+    """Return (outermost uvicorn transport wrapper or None, the app inside them)."""
+    from uvicorn.middleware.message_logger import MessageLoggerMiddleware
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    transport = (ProxyHeadersMiddleware, MessageLoggerMiddleware)
+    holder = None
+    inner = app
+    while isinstance(inner, transport):
+        holder = inner
+        inner = inner.app
+    return holder, inner
+
+
+def _patch_uvicorn() -> bool:
+    try:
+        from uvicorn.config import Config
+    except ImportError:
+        return False
+    if hasattr(Config.load, _ORIGINAL):
+        return True
+    original = Config.load
+
+    @functools.wraps(original)
+    def load(self: Any) -> None:
+        original(self)
+        holder, inner = _unwrap_transport(self.loaded_app)
+        if isinstance(inner, FluxServerMiddleware):
+            return
+        wrapped = build_middleware(inner)
+        if holder is None:
+            self.loaded_app = wrapped
+        else:
+            holder.app = wrapped
+        _logger.debug("otel_flux server middleware installed around %r", inner)
+
+    setattr(load, _ORIGINAL, original)
+    Config.load = load  # type: ignore[method-assign]
+    return True
+
+
+def _patch_upstream_middleware() -> None:
+    """Let the upstream ASGI middleware pass through requests already traced here."""
+    try:
+        from opentelemetry.instrumentation.asgi import (
+            OpenTelemetryMiddleware,
+        )
+    except ImportError:
+        return
+    if hasattr(OpenTelemetryMiddleware.__call__, _ORIGINAL):
+        return
+    original: Callable[..., Any] = OpenTelemetryMiddleware.__call__
+
+    @functools.wraps(original)
+    async def call(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        if SCOPE_MARKER in scope:
+            await self.app(scope, receive, send)
+            return
+        await original(self, scope, receive, send)
+
+    setattr(call, _ORIGINAL, original)
+    OpenTelemetryMiddleware.__call__ = call  # type: ignore[method-assign]
+
+
+def _unpatch() -> None:
+    try:
+        from uvicorn.config import Config
+
+        original = getattr(Config.load, _ORIGINAL, None)
+        if original is not None:
+            Config.load = original  # type: ignore[method-assign]
+    except ImportError:
+        pass
+    try:
+        from opentelemetry.instrumentation.asgi import (
+            OpenTelemetryMiddleware,
+        )
+
+        original = getattr(OpenTelemetryMiddleware.__call__, _ORIGINAL, None)
+        if original is not None:
+            OpenTelemetryMiddleware.__call__ = original  # type: ignore[method-assign]
+    except ImportError:
+        pass
+
+
+class FluxServerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Instrumentor registered as ``otel_flux_server``; wraps apps served by uvicorn."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ()
+
+    def _instrument(self, **kwargs: Any) -> None:
+        if not config.SERVER_ENABLED.read():
+            return
+        _patch_upstream_middleware()
+        if not _patch_uvicorn():
+            _logger.info("uvicorn is not installed; no ASGI server to instrument")
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        _unpatch()
