@@ -95,13 +95,16 @@ def route_template(scope: Scope, root_path_at_start: str) -> str | None:
 class _Exchange:
     """State of one request between the app's messages."""
 
-    __slots__ = ("finished", "start_ns", "start_perf", "status")
+    __slots__ = ("finished", "response_end", "start_ns", "start_perf", "status")
 
     def __init__(self) -> None:
         self.start_ns = time.time_ns()
         self.start_perf = time.perf_counter()
         self.status = 0
         self.finished = False
+        # perf_counter() when the last body chunk was sent, for 5xx responses whose
+        # span stays open until the app raises or returns.
+        self.response_end: float | None = None
 
 
 class FluxServerMiddleware:
@@ -184,7 +187,8 @@ class FluxServerMiddleware:
 
         def finish(error: BaseException | None) -> None:
             exchange.finished = True
-            duration = time.perf_counter() - exchange.start_perf
+            end = exchange.response_end or time.perf_counter()
+            duration = end - exchange.start_perf
             end_ns = exchange.start_ns + int(duration * 1e9)
             route = route_template(scope, root_path_at_start)
             status = exchange.status or 500
@@ -201,7 +205,12 @@ class FluxServerMiddleware:
                 and not exchange.finished
             ):
                 await send(message)
-                finish(None)
+                if exchange.status >= 500:
+                    # Frameworks send their 500 page before re-raising; wait for the
+                    # exception so error.type names it, but keep the response's end time.
+                    exchange.response_end = time.perf_counter()
+                else:
+                    finish(None)
                 return
             await send(message)
 

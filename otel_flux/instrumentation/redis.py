@@ -146,7 +146,12 @@ def _pipeline_operation(pipeline: Any) -> tuple[str, str, int]:
     statements = [sanitized_statement(entry[0]) for entry in stack[:_MAX_PIPELINE_STATEMENTS]]
     if len(stack) > _MAX_PIPELINE_STATEMENTS:
         statements.append(f"... {len(stack) - _MAX_PIPELINE_STATEMENTS} more")
-    transaction = bool(getattr(pipeline, "transaction", False))
+    # The sync pipeline stores the flag as ``transaction``, the asyncio one as
+    # ``is_transaction`` (where ``transaction`` is a method); MULTI also counts.
+    flag = getattr(pipeline, "is_transaction", None)
+    if not isinstance(flag, bool):
+        flag = getattr(pipeline, "transaction", False)
+    transaction = (flag is True) or bool(getattr(pipeline, "explicit_transaction", False))
     operation = "MULTI" if transaction else "PIPELINE"
     return operation, "\n".join(statements), len(stack)
 
