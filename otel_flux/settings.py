@@ -40,6 +40,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Modules that declare settings; all_settings() imports them to fill the table.
 _SETTING_MODULES = (
     "otel_flux.settings",
+    "otel_flux.shutdown",
     "otel_flux.instrumentation.config",
     "otel_flux.metrics.config",
     "otel_flux.alerts.thresholds",

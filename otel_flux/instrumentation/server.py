@@ -26,6 +26,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 
 from otel_flux.instrumentation import config
 from otel_flux.instrumentation.asgi import SCOPE_MARKER, FluxServerMiddleware
+from otel_flux.shutdown import shutdown_providers
 
 _logger = logging.getLogger(__name__)
 
@@ -102,6 +103,35 @@ def _patch_uvicorn() -> bool:
     return True
 
 
+def _patch_uvicorn_exit() -> None:
+    """Export buffered telemetry before uvicorn ends the process.
+
+    On SIGTERM or SIGINT, uvicorn (0.29 and later) shuts down gracefully and then
+    raises the captured signal again with the default handler, which ends the
+    process without running ``atexit`` handlers, so the SDK never flushes its
+    last batch. Shutting the providers down right after the server has stopped
+    closes that gap; a server stopped without a signal only flushes.
+    """
+    try:
+        from uvicorn.server import Server
+    except ImportError:
+        return
+    if hasattr(Server._serve, _ORIGINAL):
+        return
+    original = Server._serve
+
+    @functools.wraps(original)
+    async def serve(self: Any, sockets: Any = None) -> None:
+        try:
+            await original(self, sockets)
+        finally:
+            if getattr(self, "_captured_signals", None):
+                shutdown_providers()
+
+    setattr(serve, _ORIGINAL, original)
+    Server._serve = serve  # type: ignore[method-assign]
+
+
 def _patch_upstream_middleware() -> None:
     """Let the upstream ASGI middleware pass through requests already traced here."""
     try:
@@ -129,9 +159,14 @@ def _unpatch() -> None:
     try:
         from uvicorn.config import Config
 
+        from uvicorn.server import Server
+
         original = getattr(Config.load, _ORIGINAL, None)
         if original is not None:
             Config.load = original  # type: ignore[method-assign]
+        original = getattr(Server._serve, _ORIGINAL, None)
+        if original is not None:
+            Server._serve = original  # type: ignore[method-assign]
     except ImportError:
         pass
     try:
@@ -156,6 +191,7 @@ class FluxServerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if not config.SERVER_ENABLED.read():
             return
         _patch_upstream_middleware()
+        _patch_uvicorn_exit()
         if not _patch_uvicorn():
             _logger.info("uvicorn is not installed; no ASGI server to instrument")
 

@@ -137,9 +137,7 @@ def test_spans_are_children_of_current_span(
     assert ping.parent.span_id == parent.get_span_context().span_id
 
 
-def test_instrument_twice_makes_one_span(
-    telemetry: Telemetry, redis_server: RedisServer
-) -> None:
+def test_instrument_twice_makes_one_span(telemetry: Telemetry, redis_server: RedisServer) -> None:
     flux_redis.instrument(telemetry.tracer_provider, telemetry.meter_provider)
     client = redis.Redis.from_url(redis_server.url)
     client.ping()

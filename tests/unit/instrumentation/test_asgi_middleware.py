@@ -270,9 +270,7 @@ async def test_websocket_scope_passes_through(telemetry: Telemetry) -> None:
 
 async def test_upstream_middleware_adds_no_second_span(telemetry: Telemetry) -> None:
     _patch_upstream_middleware()
-    inner = OpenTelemetryMiddleware(
-        starlette_app(), tracer_provider=telemetry.tracer_provider
-    )
+    inner = OpenTelemetryMiddleware(starlette_app(), tracer_provider=telemetry.tracer_provider)
     async with client(wrap(inner, telemetry)) as http:
         await http.get("/items/1")
 
