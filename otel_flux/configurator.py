@@ -29,6 +29,7 @@ from opentelemetry.sdk._configuration import (
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 
+from otel_flux import otel_env
 from otel_flux.metrics.views import build_views
 from otel_flux.resource import build_resource
 
@@ -47,6 +48,7 @@ class FluxConfigurator(_OTelSDKConfigurator):
 
 def initialize(auto_instrumentation_version: str | None = None) -> MeterProvider:
     """Build and register the tracer, meter and logger providers from the environment."""
+    otel_env.drop_invalid()
     resource = build_resource(auto_instrumentation_version)
     span_exporters, metric_exporters, log_exporters = _import_exporters(
         _get_exporter_names("traces"),

@@ -158,7 +158,6 @@ def _patch_upstream_middleware() -> None:
 def _unpatch() -> None:
     try:
         from uvicorn.config import Config
-
         from uvicorn.server import Server
 
         original = getattr(Config.load, _ORIGINAL, None)

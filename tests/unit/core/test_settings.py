@@ -66,7 +66,7 @@ def test_cidr_list(text: str, expected: int) -> None:
 
 
 def test_cidr_list_rejects_hostnames() -> None:
-    with pytest.raises(ConfigError, match="proxy.local"):
+    with pytest.raises(ConfigError, match=r"proxy\.local"):
         settings.TRUSTED_PROXIES.read_strict({"FLUX_TRUSTED_PROXIES": "proxy.local"})
 
 
