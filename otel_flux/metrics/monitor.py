@@ -25,7 +25,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from otel_flux.alerts.evaluator import AlertEvaluator, AlertInputs
 from otel_flux.alerts.thresholds import Thresholds, read_thresholds
 from otel_flux.metrics import config
-from otel_flux.metrics.sketch import DEFAULT_RELATIVE_ACCURACY
+from otel_flux.metrics.sketch import DEFAULT_RELATIVE_ACCURACY, MAX_VALUE
 from otel_flux.metrics.system import SystemFigures, SystemProbe, register_system_metrics
 from otel_flux.metrics.window import OTHER, OTHER_METHOD, Stats, Window, WindowRecord, describe
 
@@ -85,8 +85,8 @@ class Monitor:
 
     def record_request(self, route: str, method: str, status: int, duration_s: float) -> None:
         """Count one HTTP request; a status of 500 or more counts as failed."""
-        if not duration_s >= 0:  # also catches NaN
-            duration_s = 0.0
+        if not 0.0 <= duration_s <= MAX_VALUE:
+            duration_s = _clamp(duration_s)
         key = self._key(duration_s)
         failed = status >= 500
         with self._lock:
@@ -104,8 +104,8 @@ class Monitor:
 
     def record_redis(self, command: str, duration_s: float, error_type: str | None) -> None:
         """Count one Redis operation; an ``error_type`` marks it failed and counts that error."""
-        if not duration_s >= 0:
-            duration_s = 0.0
+        if not 0.0 <= duration_s <= MAX_VALUE:
+            duration_s = _clamp(duration_s)
         key = self._key(duration_s)
         with self._lock:
             window = self._window
@@ -253,6 +253,11 @@ class Monitor:
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout_s)
+
+
+def _clamp(duration_s: float) -> float:
+    """Map NaN and negative durations to 0 and huge ones to MAX_VALUE, keeping sums finite."""
+    return MAX_VALUE if duration_s > MAX_VALUE else 0.0
 
 
 def _alert_inputs(window: Window, window_s: float, system: SystemFigures | None) -> AlertInputs:
