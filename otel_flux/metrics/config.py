@@ -13,7 +13,7 @@ from otel_flux.settings import (
 
 BUCKET_GROWTH = define(
     "FLUX_METRICS_BUCKET_GROWTH",
-    1.5,
+    1.3,
     float_parser(minimum=1.05, maximum=4.0),
     accepted="a ratio from 1.05 to 4",
     doc=(
