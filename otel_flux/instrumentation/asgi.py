@@ -29,8 +29,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_flux import __version__
 from otel_flux.instrumentation import addresses
-from otel_flux.metrics.buckets import HTTP_SERVER_DURATION_BUCKETS
 from otel_flux.metrics.monitor import get_monitor
+from otel_flux.metrics.views import HTTP_SERVER_DURATION, histogram_edges
 
 _logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class FluxServerMiddleware:
             "http.server.request.duration",
             unit="s",
             description="Duration of HTTP server requests, to the last body chunk sent.",
-            explicit_bucket_boundaries_advisory=list(HTTP_SERVER_DURATION_BUCKETS),
+            explicit_bucket_boundaries_advisory=list(histogram_edges()[HTTP_SERVER_DURATION]),
         )
         self._active = meter.create_up_down_counter(
             "http.server.active_requests",

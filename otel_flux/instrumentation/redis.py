@@ -30,8 +30,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_flux import __version__
 from otel_flux.instrumentation import config
-from otel_flux.metrics.buckets import DB_CLIENT_DURATION_BUCKETS
 from otel_flux.metrics.monitor import get_monitor
+from otel_flux.metrics.views import DB_CLIENT_DURATION, histogram_edges
 
 _logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class _Telemetry:
             "db.client.operation.duration",
             unit="s",
             description="Duration of Redis commands and pipelines, as the client sees them.",
-            explicit_bucket_boundaries_advisory=list(DB_CLIENT_DURATION_BUCKETS),
+            explicit_bucket_boundaries_advisory=list(histogram_edges()[DB_CLIENT_DURATION]),
         )
 
     @staticmethod
