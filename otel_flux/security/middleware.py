@@ -244,6 +244,8 @@ class SecurityMiddleware:
         is_login: bool,
     ) -> None:
         extra_headers = _rate_headers(verdict) if verdict.remaining >= 0 else []
+        # Allowlisted clients are never counted, failed logins included.
+        records_failures = is_login and verdict.decision == Decision.ALLOW
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -251,7 +253,7 @@ class SecurityMiddleware:
                     message = dict(message)
                     message["headers"] = [*message.get("headers", ()), *extra_headers]
                 status = message.get("status")
-                if is_login and status in self.config.login_failure_statuses:
+                if records_failures and status in self.config.login_failure_statuses:
                     await self._record_failure(scope, client, cache.account_id)
             await send(message)
 
