@@ -180,14 +180,20 @@ class SecurityStore:
             if not self._failing:
                 self._failing = True
                 _logger.warning(
-                    "security checks cannot reach Redis (%s: %s); applying the "
-                    "FLUX_SECURITY_*ON_REDIS_ERROR policies and retrying in %.1f s",
-                    type(exc).__name__,
-                    exc,
+                    "security checks cannot reach Redis (%s); applying the "
+                    "FLUX_SECURITY_ON_REDIS_ERROR and FLUX_SECURITY_LOGIN_ON_REDIS_ERROR "
+                    "policies and retrying in %.1f s",
+                    _describe(exc, self._config.redis_timeout_ms),
                     self._config.redis_retry_interval,
                 )
-            raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
+            raise RedisUnavailable(_describe(exc, self._config.redis_timeout_ms)) from exc
         if self._failing:
             self._failing = False
             _logger.info("security checks reach Redis again")
         return reply
+
+
+def _describe(exc: BaseException, timeout_ms: float) -> str:
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return f"no reply within {timeout_ms:g} ms"
+    return f"{type(exc).__name__}: {exc}"
