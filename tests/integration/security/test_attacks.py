@@ -61,8 +61,7 @@ async def test_owner_logs_in_while_attacked(redis: Redis) -> None:
     """The owner logs in from a clean address while an attacker hammers the account."""
     app, _ = make_middleware(redis, brute_force_threshold=5)
     attacker_statuses = [
-        (await login(app, "198.51.100.200", VICTIM_EMAIL, f"guess{i}")).status
-        for i in range(20)
+        (await login(app, "198.51.100.200", VICTIM_EMAIL, f"guess{i}")).status for i in range(20)
     ]
     second_attacker_statuses = [
         (await login(app, "198.51.100.201", VICTIM_EMAIL, "guess")).status for _ in range(2)
@@ -106,9 +105,7 @@ async def test_account_lock_body_matches_address_block(redis: Redis) -> None:
 
 async def test_spoofed_forwarded_for_ignored(redis: Redis) -> None:
     """X-Forwarded-For from an untrusted peer does not change the client identity."""
-    app, _ = make_middleware(
-        redis, rate_limit=3, trusted_proxies=parse_cidr_list("10.0.0.0/8")
-    )
+    app, _ = make_middleware(redis, rate_limit=3, trusted_proxies=parse_cidr_list("10.0.0.0/8"))
     statuses = []
     for i in range(6):
         headers = [(b"x-forwarded-for", f"192.0.2.{i}".encode())]
@@ -119,9 +116,7 @@ async def test_spoofed_forwarded_for_ignored(redis: Redis) -> None:
 
 async def test_trusted_proxy_forwarded_for_used(redis: Redis) -> None:
     """Behind a trusted proxy each forwarded client has its own limit."""
-    app, _ = make_middleware(
-        redis, rate_limit=1, trusted_proxies=parse_cidr_list("10.0.0.0/8")
-    )
+    app, _ = make_middleware(redis, rate_limit=1, trusted_proxies=parse_cidr_list("10.0.0.0/8"))
     statuses = []
     for i in range(3):
         headers = [(b"x-forwarded-for", f"192.0.2.{i}, 10.0.0.2".encode())]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
-from security_helpers import LoginApp, PASSWORD, call, login, make_config
+from security_helpers import PASSWORD, LoginApp, call, login, make_config
 
 from otel_flux.security import SecurityMiddleware
 

@@ -15,7 +15,7 @@ from security_helpers import JSON, PASSWORD, VICTIM_EMAIL, call, login, make_mid
 ATTACKER = "198.51.100.23"
 OWNER = "203.0.113.99"
 IPV6_BOT = "2001:db8:77::5"
-TOKEN = "tok_5e3f9a1c7b"
+TOKEN = "tok_5e3f9a1c7b"  # noqa: S105 - a fake bearer token to search for
 
 
 async def test_spans_are_children_of_server_span(redis: Redis, telemetry: Telemetry) -> None:
@@ -99,8 +99,18 @@ async def test_attack_leaves_no_secrets(
     # The upstream ASGI server span is left out: it records client.address itself.
     texts = list(_exported_texts(telemetry))
     logs = [r.getMessage() for r in caplog.records if r.name.startswith("otel_flux")]
-    forbidden = [PASSWORD, "guess", VICTIM_EMAIL, "example.com", TOKEN, ATTACKER, OWNER,
-                 "198.51.100", "203.0.113", "2001:db8"]
+    forbidden = [
+        PASSWORD,
+        "guess",
+        VICTIM_EMAIL,
+        "example.com",
+        TOKEN,
+        ATTACKER,
+        OWNER,
+        "198.51.100",
+        "203.0.113",
+        "2001:db8",
+    ]
     assert len(texts) > 20
     assert logs, "the missing HMAC key is logged"
     for secret in forbidden:
