@@ -150,7 +150,10 @@ def write_chart(intervals: list[dict[str, Any]], path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get("FLUX_ADMIN_TOKEN")
     if not token:
-        print("otel-flux report: no token; pass --token or set FLUX_ADMIN_TOKEN", file=sys.stderr)
+        print(
+            "otel-flux report: missing admin token. Pass --token or set FLUX_ADMIN_TOKEN.",
+            file=sys.stderr,
+        )
         return 2
     base = args.url.rstrip("/") + DEFAULT_PREFIX
     try:
