@@ -7,7 +7,7 @@
 Every request needs ``Authorization: Bearer <FLUX_ADMIN_TOKEN>``; the token is
 compared in constant time. While FLUX_ADMIN_TOKEN is unset the endpoints are
 off: :func:`handle_admin` returns False and the request goes to the application,
-which normally answers 404. The JSON shape is documented in docs/monitor.md.
+which normally responds 404. The JSON shape is documented in docs/monitor.md.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class AdminEndpoints:
         self.rejected = 0  # requests with a missing or wrong token
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Serve the request when it is for an admin path; return whether it did."""
+        """Serve the request when it is for an admin path, and return whether it did."""
         if scope.get("type") != "http" or self._expected is None:
             return False
         path: str = scope.get("path", "")
@@ -141,7 +141,7 @@ def _endpoints() -> AdminEndpoints:
 
 
 async def handle_admin(scope: Scope, receive: Receive, send: Send) -> bool:
-    """Serve ``/_flux/...`` admin requests; return False for every other request.
+    """Serve ``/_flux/...`` admin requests, and return False for every other request.
 
     FLUX_ADMIN_TOKEN is read on the first call.
     """

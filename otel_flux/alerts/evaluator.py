@@ -91,7 +91,7 @@ def _gauge(name: str, value: float | None, threshold: float) -> AlertDecision:
 
 
 def decide(inputs: AlertInputs, thresholds: Thresholds) -> list[AlertDecision]:
-    """Decide every alert for one window; the order follows ``ALERTS``."""
+    """Decide every alert for one window, in the order of ``ALERTS``."""
     minimum = thresholds.min_requests_per_min
     http_guard = _per_minute(inputs.requests, inputs.window_s) >= minimum
     redis_guard = _per_minute(inputs.redis_operations, inputs.window_s) >= minimum
@@ -151,7 +151,7 @@ class AlertEvaluator:
         }
 
     def evaluate(self, inputs: AlertInputs) -> list[AlertDecision]:
-        """Decide every alert and report each change; return the alerts that changed."""
+        """Decide every alert, report each change and return the alerts that changed."""
         decisions = decide(inputs, self.thresholds)
         changed = []
         with self._lock:

@@ -1,10 +1,14 @@
 """Render the Prometheus recording and alerting rules from the alert thresholds.
 
-Metric names are those the Collector's Prometheus exporter writes for the
-OpenTelemetry instruments: dots become underscores, the unit becomes a suffix
-(``_seconds``, ``_bytes``, ``_ratio`` for gauges of unit 1), counters get
-``_total``, and the resource attributes service.name and service.instance.id
-become the ``job`` and ``instance`` labels.
+Metric names follow the OpenTelemetry-to-Prometheus conversion that the
+Collector's Prometheus exporter applies. Dots become underscores and the unit
+becomes a suffix (``_seconds``, ``_bytes``, ``_ratio`` for gauges of unit 1).
+Monotonic counters get ``_total``. The resource attribute service.name
+(prefixed by service.namespace when set) becomes ``job``, and
+service.instance.id becomes ``instance``.
+
+NOTE: these names were checked with promtool on synthetic series only, not yet
+against a scrape of the built Collector.
 
 Each expression mirrors :func:`otel_flux.alerts.evaluator.decide`, so the rules
 and the in-process alerts decide alike on the same data.
@@ -122,7 +126,7 @@ def alert_expressions(thresholds: Thresholds, window: str) -> dict[str, str]:
 
 
 def alert_annotations(name: str, thresholds: Thresholds, window: str) -> dict[str, str]:
-    """Return the annotations of one alert; they use no $value, so tests can state them."""
+    """Return the annotations of one alert. They use no $value, so tests can state them."""
     definition = next(alert for alert in ALERTS if alert.name == name)
     threshold = _number(thresholds.by_alert()[name])
     target = "{{ $labels.job }} {{ $labels.instance }}"

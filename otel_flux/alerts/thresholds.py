@@ -1,6 +1,6 @@
 """The alert thresholds: one definition for the in-process alerts, the Views and the rules.
 
-Each alert is declared once here with the setting that holds its threshold. The
+Each alert is declared once here with the setting that contains its threshold. The
 metric Views put every latency threshold on a histogram bucket edge, the
 in-process evaluator compares the monitor's figures with the same values, and
 ``otel-flux alerts render`` writes the Prometheus rules from them.
@@ -135,7 +135,7 @@ def read_thresholds(
 ) -> Thresholds:
     """Read every threshold from the environment.
 
-    With ``strict`` an invalid value raises ConfigError; otherwise it is logged,
+    With ``strict`` an invalid value raises ConfigError. Otherwise it is logged,
     counted and replaced by the default, as for every other setting.
     """
 

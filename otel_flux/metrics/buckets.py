@@ -1,7 +1,7 @@
 """Histogram bucket edges: a pure function of the range, the growth ratio and the thresholds.
 
 The Views, the Prometheus rule tests and the percentile benchmark all call
-:func:`bucket_edges`, so the edges Prometheus sees are the edges the tests use.
+:func:`bucket_edges`, so Prometheus receives the same edges the tests use.
 
 Every alert threshold is an edge. A histogram bucket ``le="T"`` counts exactly
 the observations at or below ``T``, so ``histogram_quantile(0.99, ...) > T``

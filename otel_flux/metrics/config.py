@@ -71,7 +71,7 @@ MONITOR_INTERVAL_S = define(
     60.0,
     float_parser(minimum=1.0, maximum=3600.0),
     accepted="a number of seconds from 1 to 3600",
-    doc="Length of one monitor interval; alerts are evaluated at the end of each.",
+    doc="Length of one monitor interval. Alerts are evaluated at the end of each.",
     group="metrics",
 )
 
@@ -89,7 +89,7 @@ MONITOR_MAX_ROUTES = define(
     100,
     int_parser(minimum=1, maximum=10000),
     accepted="an integer from 1 to 10000",
-    doc="Distinct routes tracked per interval; later routes are counted under _other.",
+    doc="Distinct routes tracked per interval. Later routes are counted under _other.",
     group="metrics",
 )
 
@@ -98,7 +98,7 @@ MONITOR_MAX_COMMANDS = define(
     50,
     int_parser(minimum=1, maximum=10000),
     accepted="an integer from 1 to 10000",
-    doc="Distinct Redis commands tracked per interval; later ones are counted under _other.",
+    doc="Distinct Redis commands tracked per interval. Later ones are counted under _other.",
     group="metrics",
 )
 
@@ -107,6 +107,6 @@ MONITOR_MAX_ERROR_TYPES = define(
     50,
     int_parser(minimum=1, maximum=10000),
     accepted="an integer from 1 to 10000",
-    doc="Distinct error types tracked per interval; later ones are counted under _other.",
+    doc="Distinct error types tracked per interval. Later ones are counted under _other.",
     group="metrics",
 )

@@ -4,9 +4,9 @@ The instrumentation calls :meth:`Monitor.record_request`,
 :meth:`Monitor.record_redis` and :meth:`Monitor.record_error` on the hot path.
 Each call takes one uncontended lock and updates a few counters and sketches,
 a few microseconds in CPython (see docs/benchmarks.md). A daemon thread ends
-the interval when the injected clock passes its end: it swaps in a fresh
-window under the lock, then computes the figures, samples psutil and
-evaluates the alerts outside it, so requests never wait for that work.
+the interval once the injected clock passes its end. It swaps in a fresh
+window under the lock and then computes the figures, samples psutil and
+evaluates the alerts outside the lock, so requests do not wait for that work.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Monitor:
     # Hot path.
 
     def record_request(self, route: str, method: str, status: int, duration_s: float) -> None:
-        """Count one HTTP request; a status of 500 or more counts as failed."""
+        """Count one HTTP request. A status of 500 or more counts as failed."""
         if not 0.0 <= duration_s <= MAX_VALUE:
             duration_s = _clamp(duration_s)
         key = self._key(duration_s)
@@ -103,7 +103,7 @@ class Monitor:
                 window.http_over += 1
 
     def record_redis(self, command: str, duration_s: float, error_type: str | None) -> None:
-        """Count one Redis operation; an ``error_type`` marks it failed and counts that error."""
+        """Count one Redis operation. An ``error_type`` marks it failed and is counted too."""
         if not 0.0 <= duration_s <= MAX_VALUE:
             duration_s = _clamp(duration_s)
         key = self._key(duration_s)
@@ -149,7 +149,7 @@ class Monitor:
     # Interval rollover.
 
     def tick(self) -> WindowRecord | None:
-        """End the interval if the clock has passed its end; return the completed record."""
+        """End the interval once the clock passes its end, and return the completed record."""
         if self._clock() < self._end:
             return None
         return self.roll()
@@ -177,7 +177,7 @@ class Monitor:
     def _sample(self, cpu: bool) -> SystemFigures | None:
         try:
             return self._probe(cpu)
-        except Exception:  # psutil raises several types; the monitor must keep running.
+        except Exception:  # psutil raises several types, and the monitor must keep running.
             _logger.warning("sampling process figures failed; the interval has none", exc_info=True)
             return None
 
@@ -248,7 +248,7 @@ class Monitor:
                 _logger.exception("ending a monitor interval failed; the next one continues")
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
-        """Stop the thread; recorded figures stay readable."""
+        """Stop the thread. Recorded figures stay readable."""
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():

@@ -6,7 +6,7 @@ a positive value ``x`` is counted in bucket ``k = ceil(log(x) / log(gamma))``
 with ``gamma = (1 + a) / (1 - a)``. Every value in bucket ``k`` lies in
 ``(gamma**(k-1), gamma**k]``, and the estimate ``2 * gamma**k / (gamma + 1)`` is
 within relative error ``a`` of each of them. A quantile query walks the buckets
-to the one that holds the sample of the requested rank, so the estimate is
+to the one that contains the sample of the requested rank, so the estimate is
 within ``a`` of that exact sample.
 
 Memory: values are clamped to [MIN_VALUE, MAX_VALUE], so at most
@@ -63,7 +63,7 @@ class QuantileSketch:
         return (gamma - 1) / (gamma + 1)
 
     def key(self, value: float) -> int:
-        """Return the bucket of a value; all values at or below MIN_VALUE share one."""
+        """Return the bucket of a value. All values at or below MIN_VALUE share one."""
         if value <= MIN_VALUE:
             value = MIN_VALUE
         elif value > MAX_VALUE:
@@ -71,7 +71,7 @@ class QuantileSketch:
         return math.ceil(math.log(value) * self._multiplier)
 
     def add(self, value: float) -> None:
-        """Count one value. NaN is ignored; negative values go to the MIN_VALUE bucket."""
+        """Count one value. NaN is ignored, and negative values go to the MIN_VALUE bucket."""
         if value != value:
             return
         self.add_keyed(self.key(value), value)
@@ -109,7 +109,7 @@ class QuantileSketch:
         return len(self._bins)
 
     def quantile(self, quantile: float) -> float | None:
-        """Estimate a quantile in [0, 1]; None when the sketch is empty."""
+        """Estimate a quantile in [0, 1], or return None when the sketch is empty."""
         return _quantile(self, quantile)
 
     def mean(self) -> float | None:

@@ -14,8 +14,8 @@ system.cpu.load_average.1m     {thread}  system_cpu_load_average_1m (also 5m, 15
 =============================  ======  ======================================
 
 ``process.cpu.utilization`` is the CPU time of the process since the previous
-sample divided by the elapsed time and by the number of logical CPUs the
-process may run on, so it lies in [0, 1] as the semantic conventions define it.
+sample, divided by the elapsed time and by the logical CPUs the process may run
+on. So it lies in [0, 1], as the semantic conventions define it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class SystemFigures:
 
     memory_rss_bytes: int
     memory_vms_bytes: int
-    # Percent of all usable logical CPUs since the previous sample; None on the first.
+    # Percent of all usable logical CPUs since the previous sample, None on the first.
     cpu_pct: float | None
     cpu_count: int
     load_average: tuple[float, float, float]
@@ -64,7 +64,7 @@ def usable_cpu_count(process: psutil.Process) -> int:
 
 
 class SystemProbe:
-    """Samples the current process; each probe measures CPU since its own previous sample."""
+    """Sampler of the current process. Each probe measures CPU since its own last sample."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._process = psutil.Process(os.getpid())
@@ -75,7 +75,7 @@ class SystemProbe:
         self._process.cpu_percent(None)
 
     def sample(self, cpu: bool = True) -> SystemFigures:
-        """Sample the figures; with ``cpu`` False the CPU baseline stays where it is."""
+        """Sample the figures. With ``cpu`` False the CPU baseline stays where it is."""
         with self._lock:
             memory = self._process.memory_info()
             cpu_pct = self._process.cpu_percent(None) / self._cpu_count if cpu else None
@@ -97,19 +97,19 @@ class _CachedSample:
         self._probe = probe
         self._max_age_s = max_age_s
         self._lock = threading.Lock()
-        self._taken = -float("inf")
+        self._sampled_at = -float("inf")
         self._figures: SystemFigures | None = None
 
     def get(self) -> SystemFigures | None:
         with self._lock:
             now = time.monotonic()
-            if self._figures is None or now - self._taken > self._max_age_s:
+            if self._figures is None or now - self._sampled_at > self._max_age_s:
                 try:
                     self._figures = self._probe.sample()
                 except psutil.Error:
                     _logger.warning("sampling process figures failed", exc_info=True)
                     self._figures = None
-                self._taken = now
+                self._sampled_at = now
             return self._figures
 
 

@@ -84,7 +84,7 @@ def _read(setting: Setting[T], environ: Mapping[str, str] | None, strict: bool) 
 def build_views(
     environ: Mapping[str, str] | None = None, thresholds: Thresholds | None = None
 ) -> list[View]:
-    """Build the Views for the MeterProvider; an invalid setting falls back to its default."""
+    """Build the Views for the MeterProvider. An invalid setting falls back to its default."""
     edges = histogram_edges(environ, thresholds)
     return [
         View(

@@ -11,7 +11,7 @@ error against the exact percentile of the same samples of
   the rank the sketch selects, and also numpy's linear interpolation);
 * Prometheus's histogram_quantile over the bucket edges the Views export,
   computed as Prometheus does: linear interpolation inside the bucket that
-  holds rank q * n, the lower edge of the first bucket taken as 0.
+  contains rank q * n, the lower edge of the first bucket taken as 0.
 
 It also prints the cost of one record in microseconds and the memory per series.
 This is a script, not a test: it asserts nothing and its figures depend on the machine.
