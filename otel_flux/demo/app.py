@@ -18,11 +18,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from otel_flux.demo import config, users
+from otel_flux.security import SecurityMiddleware
 from otel_flux.settings import REDIS_URL
 
 _logger = logging.getLogger(__name__)
@@ -68,9 +70,10 @@ async def _seed(redis: Redis, hasher: users.PasswordHasher) -> None:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    redis = Redis.from_url(REDIS_URL.read(), socket_timeout=2.0, socket_connect_timeout=2.0)
+    # The client is created with the app so the security middleware shares it;
+    # connections open on first use, inside the event loop.
+    redis: Redis = app.state.redis
     hasher = users.PasswordHasher(config.SCRYPT_COST.read())
-    app.state.redis = redis
     app.state.hasher = hasher
     try:
         await _seed(redis, hasher)
@@ -188,11 +191,18 @@ def create_app() -> Starlette:
         Route("/api/files/{file_id}", get_file, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
-    return Starlette(
+    redis = Redis.from_url(REDIS_URL.read(), socket_timeout=2.0, socket_connect_timeout=2.0)
+    middleware = []
+    if config.SECURITY_ENABLED.read():
+        middleware.append(Middleware(SecurityMiddleware, redis=redis))
+    app = Starlette(
         routes=routes,
+        middleware=middleware,
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _not_found},
     )
+    app.state.redis = redis
+    return app
 
 
 app = create_app()

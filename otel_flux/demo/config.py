@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_flux.settings import define, int_parser
+from otel_flux.settings import define, int_parser, parse_bool
 
 SCRYPT_COST = define(
     "FLUX_DEMO_SCRYPT_COST",
@@ -22,5 +22,14 @@ SESSION_TTL_S = define(
     int_parser(minimum=60, maximum=86400 * 30),
     accepted="an integer number of seconds from 60 to 2592000",
     doc="Lifetime of a session token issued by the sample service's login.",
+    group="demo",
+)
+
+SECURITY_ENABLED = define(
+    "FLUX_DEMO_SECURITY",
+    True,
+    parse_bool,
+    accepted="true or false",
+    doc="Put the otel_flux security middleware in front of the sample service.",
     group="demo",
 )

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeClock, FixedProbe
+from tests.support.fakes import FakeClock, FixedProbe
 
 from otel_flux.admin import AdminEndpoints
 from otel_flux.cli import main
 from otel_flux.metrics.monitor import Monitor
 
-TOKEN = "report-token"  # noqa: S105 - a fixed token for the test server only
+TOKEN = "report-token"
 
 
 def _serve(endpoints: AdminEndpoints) -> type[http.server.BaseHTTPRequestHandler]:

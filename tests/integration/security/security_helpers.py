@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from otel_flux.security import SecurityConfig, SecurityMiddleware
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 - the fake app's test password
+PASSWORD = "correct horse battery staple"
 VICTIM_EMAIL = "victim@example.com"
 
 

@@ -15,7 +15,7 @@ from security_helpers import JSON, PASSWORD, VICTIM_EMAIL, call, login, make_mid
 ATTACKER = "198.51.100.23"
 OWNER = "203.0.113.99"
 IPV6_BOT = "2001:db8:77::5"
-TOKEN = "tok_5e3f9a1c7b"  # noqa: S105 - a fake bearer token to search for
+TOKEN = "tok_5e3f9a1c7b"
 
 
 async def test_spans_are_children_of_server_span(redis: Redis, telemetry: Telemetry) -> None:
