@@ -20,6 +20,11 @@ from pathlib import Path
 
 _logger = logging.getLogger(__name__)
 
+# Children started by this interpreter. Keeping the Popen objects lets stop()
+# collect their exit status, and avoids the ResourceWarning that Popen emits
+# when it is garbage-collected while its process still runs.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True, slots=True)
 class Tracked:
@@ -48,6 +53,7 @@ def start(
             cwd=cwd or run_dir,
             start_new_session=True,
         )
+    _children[child.pid] = child
     tracked = Tracked(child.pid, _start_time(child.pid) or "")
     pid_path(run_dir, name).write_text(f"{tracked.pid} {tracked.start_time}\n")
     _logger.info("started %s as pid %d, log %s", name, child.pid, log_path)
@@ -126,6 +132,11 @@ def _signal_group(pid: int, signum: signal.Signals) -> None:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if pid is this process's child, so it is not left a zombie."""
+    child = _children.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _children[pid]
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 
