@@ -36,11 +36,12 @@ find_go() {
   exit 1
 }
 
-# module_hash DIR GO_VERSION: a short hash of everything that affects the build.
+# module_hash DIR EXTRA: a short hash of everything that affects the build; EXTRA
+# carries the Go version and the build flags.
 module_hash() {
-  local dir=$1 go_version=$2
+  local dir=$1 extra=$2
   {
-    echo "$go_version"
+    echo "$extra"
     (cd "$dir" && find . -maxdepth 1 -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) \
       -print0 | sort -z | xargs -0 sha256sum)
   } | sha256sum | cut -c1-12
@@ -52,11 +53,13 @@ module_version() {
     "$1/go.mod"
 }
 
-# ensure NAME DIR VERSION PACKAGE: reuse or build one binary, then print NAME=PATH.
+# ensure NAME DIR VERSION PACKAGE VERSION_VAR: reuse or build one binary, then
+# print NAME=PATH. VERSION_VAR is the Go variable that receives VERSION.
 ensure() {
-  local name=$1 dir=$2 version=$3 package=$4
-  local hash target_dir target
-  hash=$(module_hash "$dir" "$go_version")
+  local name=$1 dir=$2 version=$3 package=$4 version_var=$5
+  local hash target_dir target ldflags
+  ldflags="-s -w -X $version_var=$version"
+  hash=$(module_hash "$dir" "$go_version $package $ldflags")
   target_dir="$cache_dir/bin/$name-$version-$hash"
   target="$target_dir/$name"
 
@@ -71,7 +74,7 @@ ensure() {
     local started=$SECONDS
     mkdir -p "$target_dir"
     (cd "$dir" && "$go_bin" build -trimpath -mod=readonly \
-      -ldflags "-s -w -X main.version=$version" -o "$target.tmp" "$package")
+      -ldflags "$ldflags" -o "$target.tmp" "$package")
     mv "$target.tmp" "$target"
     log "built $name in $((SECONDS - started)) s"
   fi
@@ -88,22 +91,25 @@ export GOTOOLCHAIN=local
 export GOFLAGS=-buildvcs=false
 go_version=$("$go_bin" env GOVERSION)
 missing=false
-mkdir -p "$cache_dir/bin"
-
-# One build at a time per cache: `.ci/run` and `otel-flux stack up` may overlap.
-exec 9>"$cache_dir/bin/.lock"
-if ! flock -w 1800 9; then
-  log "timed out after 30 min waiting for another build holding $cache_dir/bin/.lock"
-  exit 1
+if ! $check_only; then
+  mkdir -p "$cache_dir/bin"
+  # One build at a time per cache: `.ci/run` and `otel-flux stack up` may overlap.
+  exec 9>"$cache_dir/bin/.lock"
+  if ! flock -w 1800 9; then
+    log "timed out after 30 min waiting for another build holding $cache_dir/bin/.lock"
+    exit 1
+  fi
 fi
 
 collector_dir="$repo_root/collector-config/otelcol-flux"
 jaeger_dir="$repo_root/collector-config/jaeger"
 ensure otelcol-flux "$collector_dir" \
-  "$(module_version "$collector_dir" go.opentelemetry.io/collector/otelcol)" .
+  "$(module_version "$collector_dir" go.opentelemetry.io/collector/otelcol)" \
+  . main.version
 ensure jaeger "$jaeger_dir" \
   "$(module_version "$jaeger_dir" github.com/jaegertracing/jaeger)" \
-  github.com/jaegertracing/jaeger/cmd/jaeger
+  github.com/jaegertracing/jaeger/cmd/jaeger \
+  github.com/jaegertracing/jaeger/internal/version.latestVersion
 
 if $missing; then
   exit 1
