@@ -40,7 +40,9 @@ def free_ports(count: int) -> list[int]:
 
 def stack_environ(run_dir: Path) -> dict[str, str]:
     ports = free_ports(len(config.PORT_SETTINGS))
-    environ = {setting.env: str(port) for setting, port in zip(config.PORT_SETTINGS, ports, strict=True)}
+    environ = {
+        setting.env: str(port) for setting, port in zip(config.PORT_SETTINGS, ports, strict=True)
+    }
     environ["FLUX_RUN_DIR"] = str(run_dir)
     environ["FLUX_STACK_APP"] = "tests.e2e.stack.sample_app:app"
     environ["FLUX_STACK_START_TIMEOUT"] = "90"
@@ -53,12 +55,17 @@ def stack_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
     built = require_binaries()
     environ = stack_environ(tmp_path_factory.mktemp("stack-run"))
     settings = config.load(environ)
+    started: dict[str, process.Tracked] = {}
     try:
         runner.up(settings, built, say=print)
+        for component in COMPONENTS:
+            tracked = process.read(settings.run_dir, component.name)
+            if tracked is not None:
+                started[component.name] = tracked
         yield environ
     finally:
         runner.down(settings, say=print)
-        leftover = [c.name for c in COMPONENTS if process.read(settings.run_dir, c.name)]
+        leftover = [name for name, tracked in started.items() if process.is_running(tracked)]
         assert leftover == [], f"processes still running after stack down: {leftover}"
 
 
