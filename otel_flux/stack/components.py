@@ -32,13 +32,15 @@ class Component:
     command: Callable[[StackConfig, dict[str, Path]], Sequence[str]]
     probe: Callable[[StackConfig], bool]
     environ: Callable[[StackConfig], dict[str, str]]
+    # URL scheme of the main port, for messages: http, grpc or redis.
+    scheme: str = "http"
 
     @property
     def main_port(self) -> Setting[int]:
         return self.ports[0]
 
     def url(self, config: StackConfig) -> str:
-        return f"http://127.0.0.1:{config.port(self.main_port)}"
+        return f"{self.scheme}://127.0.0.1:{config.port(self.main_port)}"
 
 
 def _default_environ(config: StackConfig) -> dict[str, str]:
@@ -189,6 +191,7 @@ COMPONENTS: tuple[Component, ...] = (
         _redis_command,
         lambda config: health.redis_ok(config.port(cfg.REDIS_PORT)),
         _default_environ,
+        scheme="redis",
     ),
     Component(
         "jaeger",
@@ -223,6 +226,7 @@ COMPONENTS: tuple[Component, ...] = (
         _collector_command,
         _collector_probe,
         _default_environ,
+        scheme="grpc",
     ),
     Component(
         "service",

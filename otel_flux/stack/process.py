@@ -56,7 +56,7 @@ def start(
     _children[child.pid] = child
     tracked = Tracked(child.pid, _start_time(child.pid) or "")
     pid_path(run_dir, name).write_text(f"{tracked.pid} {tracked.start_time}\n")
-    _logger.info("started %s as pid %d, log %s", name, child.pid, log_path)
+    _logger.debug("started %s as pid %d, log %s", name, child.pid, log_path)
     return tracked
 
 
@@ -79,6 +79,7 @@ def read(run_dir: Path, name: str) -> Tracked | None:
 
 def is_running(tracked: Tracked) -> bool:
     """Return True if the pid is alive, not a zombie, and started when recorded."""
+    _reap(tracked.pid)
     stat = _stat_fields(tracked.pid)
     if stat is None or stat[0] == "Z":
         return False
@@ -105,7 +106,6 @@ def stop(
     _signal_group(tracked.pid, signal.SIGTERM)
     deadline = clock() + timeout
     while is_running(tracked) and clock() < deadline:
-        _reap(tracked.pid)
         sleep(0.1)
     if is_running(tracked):
         _logger.warning(
@@ -114,31 +114,30 @@ def stop(
         _signal_group(tracked.pid, signal.SIGKILL)
         kill_deadline = clock() + 5.0
         while is_running(tracked) and clock() < kill_deadline:
-            _reap(tracked.pid)
             sleep(0.05)
-    _reap(tracked.pid)
     return True
 
 
 def _signal_group(pid: int, signum: signal.Signals) -> None:
     try:
         os.killpg(pid, signum)
-    except ProcessLookupError:
         return
-    except PermissionError:
-        # Not a group leader we own; signal the process alone.
+    except (ProcessLookupError, PermissionError):
+        pass
+    # pid does not lead a process group of ours; signal the process alone.
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
 
 
 def _reap(pid: int) -> None:
-    """Collect the exit status if pid is this process's child, so it is not left a zombie."""
+    """Collect the exit status of a child this interpreter started, so it is no zombie.
+
+    Processes started by an earlier `otel-flux stack up` are children of init by
+    now, which collects their status.
+    """
     child = _children.get(pid)
-    if child is not None:
-        if child.poll() is not None:
-            del _children[pid]
-        return
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    if child is not None and child.poll() is not None:
+        del _children[pid]
 
 
 def _start_time(pid: int) -> str | None:
