@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from otel_flux.errors import FluxError
+from otel_flux.errors import ConfigError, FluxError
 from otel_flux.stack import binaries, health, observe, runner, traffic
 from otel_flux.stack import config as cfg
 from otel_flux.stack.components import SERVICE_NAME
@@ -88,18 +89,17 @@ def _health_word(state: runner.ComponentState) -> str:
     return "healthy" if state.healthy else "unhealthy"
 
 
-def _with_config(action: Any) -> int:
+def _with_config(action: Callable[[StackConfig], int]) -> int:
     """Load the settings and run action, turning product errors into one message."""
     try:
         config = cfg.load()
         result: int = action(config)
+    except ConfigError as exc:
+        print(f"otel-flux stack: {exc}", file=sys.stderr)
+        return 2
     except FluxError as exc:
         print(f"otel-flux stack: {exc}", file=sys.stderr)
         return 1
-    except ValueError as exc:
-        # ConfigError is both a FluxError and a ValueError; this catches the rest.
-        print(f"otel-flux stack: {exc}", file=sys.stderr)
-        return 2
     return result
 
 

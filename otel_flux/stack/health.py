@@ -38,7 +38,7 @@ def wait_until(
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
-    """Return True when GET url answers with a 2xx status."""
+    """Return True when GET url returns a 2xx status."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback URL built by the stack)
             status: int = response.status
@@ -54,7 +54,7 @@ def get_json(url: str, timeout: float = 5.0) -> Any:
 
 
 def redis_ok(port: int, timeout: float = 2.0) -> bool:
-    """Return True when a Redis server on loopback port answers PING with PONG."""
+    """Return True when a Redis server on loopback port replies PONG to PING."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
             sock.sendall(b"PING\r\n")

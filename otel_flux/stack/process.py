@@ -124,7 +124,7 @@ def _signal_group(pid: int, signum: signal.Signals) -> None:
         return
     except (ProcessLookupError, PermissionError):
         pass
-    # pid does not lead a process group of ours; signal the process alone.
+    # Because pid leads no process group of ours, signal the process alone.
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
 
@@ -152,5 +152,5 @@ def _stat_fields(pid: int) -> list[str] | None:
     except OSError:
         return None
     # The command name is in parentheses and may contain spaces, so split after it.
-    # Index 0 is the state (field 3 in proc(5)); index 19 is starttime (field 22).
+    # Index 0 is the state (field 3 in proc(5)) and index 19 is starttime (field 22).
     return text[text.rfind(")") + 2 :].split()

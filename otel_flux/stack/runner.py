@@ -24,7 +24,7 @@ class ComponentStartError(FluxError):
 
 @dataclass(frozen=True, slots=True)
 class ComponentState:
-    """What `stack status` reports for one component."""
+    """Pid, port and health of one component, as `stack status` prints them."""
 
     name: str
     pid: int | None

@@ -12,7 +12,7 @@ from collections import Counter
 _logger = logging.getLogger(__name__)
 
 # Used when otel_flux.demo.users cannot be imported, e.g. with a custom
-# FLUX_STACK_APP; the login then fails with 401, which is still traffic.
+# FLUX_STACK_APP. The login then fails with 401, which still produces traffic.
 _FALLBACK_USER = ("alice@example.com", "password")
 
 Request = tuple[str, str, bytes | None]

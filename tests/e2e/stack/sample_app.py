@@ -1,6 +1,6 @@
-"""A minimal ASGI app that stands in for the sample service in the stack tests.
+"""A minimal ASGI app that replaces the sample service in the stack tests.
 
-It answers /health with 200 and every other path with 404, which is all the
+It returns 200 for /health with 200 and every other path with 404, which is all the
 stack needs to start the service and send it traffic.
 """
 

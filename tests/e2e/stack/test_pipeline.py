@@ -53,7 +53,7 @@ def _collector(stack: StackConfig) -> str:
 
 @pytest.fixture(scope="module")
 def sent_span(stack: StackConfig) -> str:
-    """Send one server span with secret-looking attributes; yield its trace id."""
+    """Send one server span with secret-looking attributes and return its trace id."""
     provider = TracerProvider(resource=_resource())
     provider.add_span_processor(
         SimpleSpanProcessor(OTLPSpanExporter(endpoint=_collector(stack), insecure=True))
