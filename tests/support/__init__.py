@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: local servers and OpenTelemetry test providers."""
