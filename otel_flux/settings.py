@@ -46,6 +46,7 @@ _SETTING_MODULES = (
     "otel_flux.alerts.thresholds",
     "otel_flux.security.config",
     "otel_flux.demo.config",
+    "otel_flux.stack.config",
 )
 
 _REGISTRY: dict[str, Setting[Any]] = {}
