@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,9 @@ def run_render(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        rule_file = args.output.name if args.output is not None else "flux-alerts.yml"
+        # promtool resolves rule_files relative to the test file's directory.
+        rules_path = args.output if args.output is not None else Path("flux-alerts.yml")
+        rule_file = os.path.relpath(rules_path.resolve(), args.tests_output.resolve().parent)
         args.tests_output.write_text(render_rule_tests(thresholds, rule_file), encoding="utf-8")
         _logger.info("wrote %s", args.tests_output)
     return 0

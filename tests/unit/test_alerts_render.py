@@ -16,7 +16,7 @@ from otel_flux.cli import main
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "collector-config" / "rules"
 RULES = RULES_DIR / "flux-alerts.yml"
-RULE_TESTS = RULES_DIR / "flux-alerts.test.yml"
+RULE_TESTS = RULES_DIR.parent / "rule-tests" / "flux-alerts.test.yml"
 
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
 
@@ -70,7 +70,7 @@ def test_promtool_check_rules() -> None:
 
 @needs_promtool
 def test_promtool_rule_tests_pass() -> None:
-    result = _promtool("test", "rules", RULE_TESTS.name, cwd=RULES_DIR)
+    result = _promtool("test", "rules", RULE_TESTS.name, cwd=RULE_TESTS.parent)
 
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.fakes import FakeClock, FixedProbe
 
 from otel_flux.admin import AdminEndpoints
 from otel_flux.cli import main
 from otel_flux.metrics.monitor import Monitor
+from tests.support.fakes import FakeClock, FixedProbe
 
 TOKEN = "report-token"
 
