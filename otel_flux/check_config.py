@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from otel_flux import otel_env
 from otel_flux.errors import ConfigError
+from otel_flux.reference import render_reference
 from otel_flux.settings import all_settings, format_value
 
 _SHOWN_OTEL = (
@@ -108,6 +109,9 @@ def run_check(connect: bool, out: TextIO) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
+    if args.reference:
+        sys.stdout.write(render_reference())
+        return 0
     return run_check(connect=not args.no_connect, out=sys.stdout)
 
 
@@ -125,5 +129,10 @@ def register(subparsers: Any) -> None:
         "--no-connect",
         action="store_true",
         help="skip the check that the OTLP endpoints accept connections",
+    )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="print the Markdown reference of every FLUX_* setting instead of checking",
     )
     parser.set_defaults(func=_command)

@@ -152,7 +152,8 @@ def _patch_upstream_middleware() -> None:
         await original(self, scope, receive, send)
 
     setattr(call, _ORIGINAL, original)
-    OpenTelemetryMiddleware.__call__ = call  # type: ignore[method-assign]
+    # setattr, because the upstream package may be absent when type-checking.
+    setattr(OpenTelemetryMiddleware, "__call__", call)  # noqa: B010
 
 
 def _unpatch() -> None:
@@ -175,7 +176,7 @@ def _unpatch() -> None:
 
         original = getattr(OpenTelemetryMiddleware.__call__, _ORIGINAL, None)
         if original is not None:
-            OpenTelemetryMiddleware.__call__ = original  # type: ignore[method-assign]
+            setattr(OpenTelemetryMiddleware, "__call__", original)  # noqa: B010
     except ImportError:
         pass
 

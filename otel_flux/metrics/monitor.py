@@ -14,8 +14,10 @@ from __future__ import annotations
 import atexit
 import collections
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -80,6 +82,16 @@ class Monitor:
 
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._poll_s: float | None = None
+        if hasattr(os, "register_at_fork"):
+            handler = weakref.WeakMethod(self._after_fork_in_child)
+
+            def after_fork_in_child() -> None:
+                method = handler()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=after_fork_in_child)
 
     # Hot path.
 
@@ -234,6 +246,7 @@ class Monitor:
         if self._thread is not None:
             return
         poll = poll_s if poll_s is not None else min(1.0, self.interval_s / 10.0)
+        self._poll_s = poll
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._run, args=(poll,), name="flux-monitor", daemon=True
@@ -246,6 +259,27 @@ class Monitor:
                 self.tick()
             except Exception:  # the thread must survive any failure of one interval
                 _logger.exception("ending a monitor interval failed; the next one continues")
+
+    def _after_fork_in_child(self) -> None:
+        """Start over in a forked worker (gunicorn, for example).
+
+        A lock held by the parent's thread at the moment of the fork stays held
+        forever in the child, and the thread itself does not exist there, so the
+        child gets new locks, an empty interval and history (the parent's
+        figures describe the parent), and its own thread.
+        """
+        self._lock = threading.Lock()
+        self._history_lock = threading.Lock()
+        self._window = Window(self._accuracy)
+        self._history.clear()
+        self._errors_total = {}
+        self._start = self._wall_clock()
+        self._end = self._clock() + self.interval_s
+        self._stop = threading.Event()
+        was_running = self._thread is not None
+        self._thread = None
+        if was_running and self._poll_s is not None:
+            self.start(self._poll_s)
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop the thread. Recorded figures stay readable."""

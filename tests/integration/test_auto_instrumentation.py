@@ -204,3 +204,31 @@ def test_no_collector_listening(redis_server: RedisServer, tmp_path: Path) -> No
     assert after_load - after_warmup < 40 * 1024
     assert shutdown_seconds is not None
     assert shutdown_seconds < 8
+
+
+def test_gunicorn_uvicorn_workers_export(
+    receiver: OtlpReceiver, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Gunicorn forks its workers; each must export with its own instance id."""
+    pytest.importorskip("gunicorn")
+    env = service_env(receiver, redis_server)
+    requests = 100
+    with instrumented_uvicorn(
+        "tests.integration.apps.plain_app:app",
+        env,
+        tmp_path / "service.log",
+        server=["gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", "2"],
+    ) as service:
+        for number in range(requests):
+            with httpx.Client(base_url=service.url) as http:
+                assert http.get(f"/items/{number}").status_code == 200
+        stopped_in = service.stop()
+        print("gunicorn stop seconds", stopped_in)
+        assert stopped_in is not None, service.log()
+
+    servers = server_spans(receiver)
+    instances = {span.resource["service.instance.id"] for span in servers}
+
+    assert len(servers) == requests, service.log()
+    assert len({span.span_id for span in servers}) == requests
+    assert len(instances) == 2

@@ -57,7 +57,7 @@ def instrumented_uvicorn(
     if server is None:
         command += [bin_path("uvicorn"), app, "--host", "127.0.0.1", "--port", str(port)]
     else:
-        command += [*server, app, "--bind", f"127.0.0.1:{port}"]
+        command += [bin_path(server[0]), *server[1:], app, "--bind", f"127.0.0.1:{port}"]
     command += list(extra_args)
     full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **env}
     with log_path.open("wb") as log:

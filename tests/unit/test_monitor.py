@@ -285,3 +285,27 @@ def test_install_exports_system_gauges() -> None:
     assert "process.cpu.utilization" in names
     assert "system.cpu.load_average.1m" in names
     assert "process.uptime" in names
+
+
+def test_forked_child_records_despite_held_lock(clock: FakeClock, probe: FixedProbe) -> None:
+    """A lock held at fork time must not freeze the child (gunicorn forks workers)."""
+    import os
+
+    monitor = _monitor(clock, probe)
+    monitor.record_request("/parent", "GET", 200, 0.01)
+    read_end, write_end = os.pipe()
+
+    with monitor._lock:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            monitor.record_request("/child", "GET", 200, 0.01)
+            total = monitor.current()["requests"]["total"]
+            os.write(write_end, str(total).encode())
+            os._exit(0)
+    os.close(write_end)
+    child_total = os.read(read_end, 20).decode()
+    os.waitpid(pid, 0)
+    os.close(read_end)
+
+    assert child_total == "1"
+    assert monitor.current()["requests"]["total"] == 1
