@@ -5,8 +5,9 @@ Run:  PYTHONPATH=. /work/venv/bin/python tests/benchmarks/bench_security.py [--r
 Starts its own redis-server on a free loopback port, then drives the same tiny
 app with and without the middleware through direct ASGI calls (no HTTP server),
 one request at a time. It prints p50 and p99 latency per request for each, the
-difference, and the Redis commands per request taken from INFO commandstats
-(EVALSHA and EVAL calls; commands inside scripts are not round trips). A
+difference, and the Redis commands per request taken from INFO commandstats.
+Only EVALSHA and EVAL calls count, because commands inside a script are not
+round trips. A
 plain PING through the same client is timed for reference.
 """
 
@@ -94,7 +95,7 @@ async def run(port: int, requests: int) -> None:
         login_rate_limit=10**9,
         brute_force_threshold=10**9,
         failed_login_penalty=0,
-        # A loaded 2-core machine can stall Redis past the 100 ms default; a
+        # A loaded 2-core machine can stall Redis past the 100 ms default, so a
         # longer bound keeps every request on the measured Redis path.
         redis_timeout_ms=2000.0,
         redis_retry_interval=0.0,
