@@ -2,7 +2,7 @@
 
 Failed logins are logged twice in Redis, under the client address and under the
 account. The account key is an HMAC of the normalised identifier, so neither
-Redis nor telemetry ever holds the raw email. The HMAC key comes from
+Redis nor telemetry ever contains the raw email. The HMAC key comes from
 ``FLUX_SECURITY_HMAC_KEY``. Without it each process draws a random key, and
 instances then keep separate account counters.
 

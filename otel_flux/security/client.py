@@ -1,7 +1,7 @@
 """Client identity: which address a request is counted against.
 
-The identity is the socket peer, unless the peer is a trusted proxy; then it is
-the right-most ``X-Forwarded-For`` hop that is not a trusted proxy. Proxies append
+The identity is the socket peer. When the peer is a trusted proxy, it is the
+right-most ``X-Forwarded-For`` hop that is not a trusted proxy. Proxies append
 the address they received from, so hops right of the first untrusted one were
 written by our own proxies and hops left of it could be forged by the client.
 
@@ -29,6 +29,8 @@ _FORWARDED_FOR = b"x-forwarded-for"
 _MAX_HEADER_BYTES = 4096
 _MAX_HOPS = 32
 # Identity of requests without a socket peer (for example over a Unix socket).
+# NOTE: all such requests share one identity and its limits, even behind a
+# proxy, because X-Forwarded-For is read only from a trusted peer address.
 UNKNOWN_CLIENT = "unknown"
 
 

@@ -1,8 +1,8 @@
 """``otel-flux security``: list bans, lift a ban, allow an address.
 
 The commands talk to the Redis named by ``FLUX_REDIS_URL`` (or ``--redis-url``)
-and use the key prefix from ``FLUX_SECURITY_KEY_PREFIX``, so they see what the
-middleware of every instance sees.
+and use the key prefix from ``FLUX_SECURITY_KEY_PREFIX``, so they read and change
+the same keys as the middleware of every instance.
 """
 
 from __future__ import annotations

@@ -263,7 +263,7 @@ ON_REDIS_ERROR = define(
     "allow",
     _on_error,
     accepted="allow or reject",
-    doc="Decision for routes other than login when Redis fails (reject answers 503).",
+    doc="Decision for routes other than login when Redis fails (reject returns 503).",
     group=_GROUP,
 )
 LOGIN_ON_REDIS_ERROR = define(
@@ -271,7 +271,7 @@ LOGIN_ON_REDIS_ERROR = define(
     "reject",
     _on_error,
     accepted="allow or reject",
-    doc="Decision for login routes when Redis fails (reject answers 503).",
+    doc="Decision for login routes when Redis fails (reject returns 503).",
     group=_GROUP,
 )
 

@@ -3,6 +3,9 @@
 A client key is its IPv4 address or IPv6 /64 as text, so the ``security bans``
 command can show which address is banned. Accounts appear only as an HMAC of
 their identifier. Every key is written with a TTL.
+
+NOTE: one script call touches keys of several clients and accounts, which do not
+share a hash slot, so Redis Cluster is not supported.
 """
 
 from __future__ import annotations

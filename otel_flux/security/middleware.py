@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from otel_flux import settings
 from otel_flux.security import login, responses
@@ -90,10 +92,13 @@ class SecurityMiddleware:
         self.config = config if config is not None else SecurityConfig.from_env()
         if redis is None:
             timeout = self.config.redis_timeout_ms / 1000
+            # No client-side retries: a retry cannot finish within the timeout,
+            # and the store's back-off handles outages.
             redis = Redis.from_url(
                 settings.REDIS_URL.read(),
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
             )
         self.redis = redis
         self._store = SecurityStore(redis, self.config, clock)

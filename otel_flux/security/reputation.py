@@ -4,8 +4,8 @@ An address starts at 100. It loses points for each failed login and each
 rate-limited request, drops to 0 when banned, and regains points linearly over
 time up to 100. An address whose score reaches 0 is banned. The score is stored
 with the time it was computed and the recovery is applied on read
-(``lua/common.lua``); the stored hash expires when the score would be back at
-100, so a recovered address holds no key.
+(``lua/common.lua``). The stored hash expires when the score would be back at
+100, so a recovered address has no key.
 
 :func:`recovered_score` repeats that arithmetic for the property tests and the
 ``security bans`` command.

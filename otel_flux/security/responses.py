@@ -73,7 +73,7 @@ async def unavailable(send: Send, retry_seconds: int) -> None:
         send,
         503,
         "unavailable",
-        "The login service is unavailable; retry after the time in Retry-After.",
+        "The request cannot be checked right now; retry after the time in Retry-After.",
         [retry_after(retry_seconds)],
     )
 

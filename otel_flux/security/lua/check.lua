@@ -40,6 +40,8 @@ end
 local score = math.floor(reputation)
 
 local address_failures, account_failures = 0, 0
+-- NOTE: attempts in flight at the same time all pass this check before any of
+-- them is recorded; the login rate limit bounds how many that can be.
 if login then
   address_failures = log_trim(KEYS[6], now, bf_window_ms)
   if address_failures >= threshold then

@@ -1,8 +1,8 @@
 -- Helpers shared by the security scripts. The loader puts this file in front of
 -- each script, because Redis runs every script as one self-contained chunk.
 --
--- Times are integer milliseconds from Redis TIME, so every app instance sees
--- the same clock whatever its own clock says. Reputation is a hash with the
+-- Times are integer milliseconds from Redis TIME, so every app instance uses
+-- the same clock whatever its own clock reads. Reputation is a hash with the
 -- score "s" (0 to 100) as of the time "t"; a missing hash means 100.
 
 local function now_ms()

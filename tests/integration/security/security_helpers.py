@@ -39,7 +39,7 @@ class Response:
 
 @dataclass
 class LoginApp:
-    """A tiny ASGI app: POST /api/auth/login checks a password, other paths answer 200."""
+    """A tiny ASGI app: POST /api/auth/login checks a password, other paths return 200."""
 
     password: str = PASSWORD
     calls: int = 0
@@ -57,7 +57,7 @@ class LoginApp:
         status = 200
         if scope["path"] == "/api/auth/login":
             document = json.loads(body or b"{}")
-            # Unknown users and wrong passwords get the same answer.
+            # Unknown users and wrong passwords get the same response.
             status = 200 if document.get("password") == self.password else 401
         payload = b'{"ok": true}' if status == 200 else b'{"error": "invalid credentials"}'
         await send(

@@ -88,7 +88,7 @@ async def test_unknown_user_like_wrong_password(redis: Redis) -> None:
 
 
 async def test_account_lock_body_matches_address_block(redis: Redis) -> None:
-    """A locked account and a blocked address answer with the same body."""
+    """A locked account and a blocked address get the same body."""
     app, _ = make_middleware(redis, brute_force_threshold=2, ban_base=0.001)
     for _ in range(2):
         await login(app, "198.51.100.1", VICTIM_EMAIL, "guess")

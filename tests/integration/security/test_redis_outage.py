@@ -13,12 +13,12 @@ from security_helpers import PASSWORD, LoginApp, call, login, make_config
 
 from otel_flux.security import SecurityMiddleware
 
-# Generous bound for "finished": the timeout is 100 ms; a hang would take forever.
+# Generous bound for "finished": the timeout is 100 ms, and a hang never finishes.
 FINISHED_WITHIN = 5.0
 
 
 class NeverAnswers:
-    """A loopback TCP server that accepts connections and never answers."""
+    """A loopback TCP server that accepts connections and never replies."""
 
     def __init__(self) -> None:
         self.connections = 0
@@ -63,7 +63,7 @@ def stopped_port() -> int:
 
 @pytest.fixture(params=["blackhole", "stopped"])
 async def unreachable_port(request: pytest.FixtureRequest) -> AsyncIterator[int]:
-    """A Redis port that either never answers or refuses connections."""
+    """A Redis port that either never replies or refuses connections."""
     if request.param == "stopped":
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -78,9 +78,9 @@ async def unreachable_port(request: pytest.FixtureRequest) -> AsyncIterator[int]
 @pytest.fixture
 async def clients() -> AsyncIterator[list[Redis]]:
     """Redis clients made by a test, closed after it."""
-    made: list[Redis] = []
-    yield made
-    for client in made:
+    created: list[Redis] = []
+    yield created
+    for client in created:
         await client.aclose()
 
 
@@ -95,7 +95,7 @@ def outage_app(
 
 
 async def test_outage_general_route_passes(unreachable_port: int, clients: list[Redis]) -> None:
-    """With Redis unreachable a general route answers 200 within the bound."""
+    """With Redis unreachable a general route returns 200 within the bound."""
     app, inner = outage_app(clients, unreachable_port)
 
     started = time.monotonic()
@@ -107,8 +107,8 @@ async def test_outage_general_route_passes(unreachable_port: int, clients: list[
     assert elapsed < FINISHED_WITHIN
 
 
-async def test_outage_login_answers_503(unreachable_port: int, clients: list[Redis]) -> None:
-    """With Redis unreachable a login answers 503 with Retry-After, not 500."""
+async def test_outage_login_returns_503(unreachable_port: int, clients: list[Redis]) -> None:
+    """With Redis unreachable a login returns 503 with Retry-After, not 500."""
     app, inner = outage_app(clients, unreachable_port)
 
     response = await asyncio.wait_for(

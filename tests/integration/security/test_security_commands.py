@@ -50,7 +50,7 @@ def test_bans_lists_remaining_time(
 def test_bans_reports_none(
     redis_port: int, capsys: pytest.CaptureFixture[str], sync_redis: Redis
 ) -> None:
-    """Without bans the command says so."""
+    """Without bans the command prints that there are none."""
     run(redis_port, "bans")
 
     assert capsys.readouterr().out.strip() == "No active bans."

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from redis.asyncio import Redis
-from security_helpers import call, login, make_middleware
+from security_helpers import LoginApp, call, login, make_config, make_middleware
 
-from otel_flux.security import request_cache
+from otel_flux.security import SecurityMiddleware, request_cache
 
 
 async def test_allowed_request_reaches_app(redis: Redis) -> None:
@@ -65,3 +66,17 @@ def test_request_cache_created_once() -> None:
     scope: dict[str, object] = {}
 
     assert request_cache(scope) is request_cache(scope)
+
+
+async def test_default_client_from_url(
+    redis: Redis, redis_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a client the middleware connects to FLUX_REDIS_URL."""
+    # The redis fixture empties the database before the test.
+    monkeypatch.setenv("FLUX_REDIS_URL", f"redis://127.0.0.1:{redis_port}/0")
+    app = SecurityMiddleware(LoginApp(), config=make_config(rate_limit=1))
+
+    statuses = [(await call(app)).status for _ in range(2)]
+    await app.aclose()
+
+    assert statuses == [200, 429]

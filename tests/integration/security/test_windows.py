@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from security_helpers import JSON, PASSWORD, call, login_body, make_config, make_middleware
 
 from otel_flux.security import SecurityMiddleware, scripts
-from otel_flux.security.ratelimit import RateLimitPolicy
+from otel_flux.security.ratelimit import RateLimitPolicy, counter_retry_after
 from otel_flux.security.store import SecurityStore
 
 
@@ -131,3 +131,28 @@ async def test_skewed_app_clocks_share_one_limit(redis: Redis) -> None:
 async def _ok(scope: object, receive: object, send: object) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
     await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
+
+
+async def test_counter_retry_after_matches_model(redis: Redis) -> None:
+    """The Lua counter's retry_after agrees with the Python model of the arithmetic."""
+    store = SecurityStore(redis, make_config(rate_limit_penalty=0))
+    policy = RateLimitPolicy("default", "counter", 3, 10.0)
+    for _ in range(3):
+        await store.check("192.0.2.50", policy, False, None)
+
+    seconds, micros = await redis.time()
+    before_ms = seconds * 1000 + micros // 1000
+    verdict = await store.check("192.0.2.50", policy, False, None)
+    seconds, micros = await redis.time()
+    after_ms = seconds * 1000 + micros // 1000
+
+    window_ms = policy.window_ms
+    fields = await redis.hmget("flux:sec:rl:default:192.0.2.50", ["w", "c", "p"])
+    index, current, previous = (int(value or 0) for value in fields)
+    window_start = index * window_ms
+    before = max(0, before_ms - window_start)
+    after = min(window_ms, after_ms - window_start)
+    latest = counter_retry_after(3, window_ms, before, previous, current)
+    earliest = counter_retry_after(3, window_ms, after, previous, current)
+    assert verdict.retry_after_ms <= latest
+    assert verdict.retry_after_ms >= earliest
