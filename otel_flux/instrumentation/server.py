@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -181,6 +183,29 @@ def _unpatch() -> None:
         pass
 
 
+# ASGI servers whose app loading is not patched: under them requests get no
+# SERVER span unless the app is wrapped by hand with build_middleware().
+_UNSUPPORTED_SERVERS = ("hypercorn", "daphne", "granian")
+
+
+def warn_if_unsupported_server(argv: list[str]) -> str | None:
+    """Log once that the server in argv is not instrumented; return its name if so."""
+    program = os.path.basename(argv[0]) if argv else ""
+    if program.startswith("python") and len(argv) > 2 and argv[1] == "-m":
+        program = argv[2]
+    for name in _UNSUPPORTED_SERVERS:
+        if program.startswith(name):
+            _logger.warning(
+                "otel_flux wraps apps loaded by uvicorn (also under gunicorn); %s is not "
+                "supported, so requests get no server span or duration metric. Serve the "
+                "app with uvicorn, or wrap it: "
+                "app = otel_flux.instrumentation.server.build_middleware(app)",
+                name,
+            )
+            return name
+    return None
+
+
 class FluxServerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instrumentor registered as ``otel_flux_server``; wraps apps served by uvicorn."""
 
@@ -192,6 +217,7 @@ class FluxServerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             return
         _patch_upstream_middleware()
         _patch_uvicorn_exit()
+        warn_if_unsupported_server(sys.argv)
         if not _patch_uvicorn():
             _logger.info("uvicorn is not installed; no ASGI server to instrument")
 

@@ -14,8 +14,7 @@ def test_readme_reference_up_to_date() -> None:
     document = README.read_text(encoding="utf-8")
 
     assert replace_section(document, render_reference()) == document, (
-        "README settings table is stale; regenerate it with "
-        "otel-flux check-config --reference"
+        "README settings table is stale; regenerate it with otel-flux check-config --reference"
     )
 
 

@@ -304,3 +304,21 @@ async def test_child_spans_share_the_server_trace(telemetry: Telemetry) -> None:
     assert child.parent.span_id == server.context.span_id
     assert child.context.trace_id == server.context.trace_id
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/venv/bin/hypercorn", "app:app"], "hypercorn"),
+        (["python3", "-m", "daphne", "app:app"], "daphne"),
+        (["/venv/bin/uvicorn", "app:app"], None),
+        (["gunicorn", "-k", "uvicorn.workers.UvicornWorker", "app:app"], None),
+    ],
+)
+def test_unsupported_server_warned(
+    argv: list[str], expected: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    from otel_flux.instrumentation.server import warn_if_unsupported_server
+
+    assert warn_if_unsupported_server(argv) == expected
+    assert ("not supported" in caplog.text) == (expected is not None)
