@@ -124,13 +124,7 @@ def define(
 def all_settings() -> list[Setting[Any]]:
     """Return every declared setting, sorted by group and name."""
     for module in _SETTING_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            # A module that does not exist yet declares nothing; any other missing
-            # import inside an existing module is a real error.
-            if exc.name != module:
-                raise
+        importlib.import_module(module)
     return sorted(_REGISTRY.values(), key=lambda s: (s.group, s.env))
 
 

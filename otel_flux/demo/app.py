@@ -78,7 +78,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     try:
         await _seed(redis, hasher)
     except (RedisError, OSError) as exc:
-        # The service still starts; requests that need Redis answer 503 until it is back.
+        # The service still starts; requests that need Redis get 503 until it is back.
         _logger.warning("could not create the demo users in Redis: %s", exc)
     try:
         yield
@@ -136,7 +136,7 @@ async def login(request: Request) -> Response:
 
     # scrypt runs in a worker thread so the event loop keeps serving other requests.
     if not await asyncio.to_thread(users.verify, hasher, password, record):
-        # One answer for an unknown user and a wrong password.
+        # The same response for an unknown user and a wrong password.
         return _error(401, "invalid_credentials", "the email or password is incorrect")
 
     token = secrets.token_urlsafe(32)

@@ -1,12 +1,11 @@
 """ASGI server middleware: one SERVER span and one duration measurement per request.
 
-Why not the upstream ``OpenTelemetryMiddleware``: under ``opentelemetry-instrument``
-it names spans by the raw path when added by hand (unbounded names), adds two
-``http send`` and one ``http receive`` child span per request, records the old
-``http.server.duration`` in milliseconds by default, and stops the clock when the
-app returns, which includes background tasks that run after the response. This
-middleware keeps the stable HTTP semantic conventions and their attribute names,
-and fixes those four points:
+Why not the upstream ``OpenTelemetryMiddleware`` (0.66b2)? Added by hand, it names
+spans by the raw path, so names are unbounded. It adds two ``http send`` spans and
+one ``http receive`` span per request. By default it records the old
+``http.server.duration`` in milliseconds. Its clock stops when the app returns,
+which includes background tasks that run after the response. This middleware
+keeps the stable HTTP semantic conventions and fixes those four points:
 
 * the span is named ``{method} {route template}`` after routing has run, or the
   method alone when no route matched, so scanners cannot create new names;
