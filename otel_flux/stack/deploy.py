@@ -62,10 +62,10 @@ def compose_nginx() -> str:
             listen="8000",
             # Docker's DNS returns one address per replica; nginx resolves them at start.
             upstreams=["service:8000"],
-            pid_file="/tmp/nginx.pid",
+            pid_file="/var/run/nginx.pid",
             access_log="/dev/stdout",
             error_log="stderr",
-            temp_dir="/tmp/nginx",
+            temp_dir="/var/cache/nginx",
         )
     )
 
