@@ -86,7 +86,10 @@ def plan(config: StackConfig, count: int, environ: Mapping[str, str] | None = No
     """Choose the instance ports for count instances, raising ConfigError on a clash."""
     if not 2 <= count <= MAX_INSTANCES:
         raise ConfigError(
-            "--instances", str(count), f"an integer from 1 to {MAX_INSTANCES}", "1 runs no nginx"
+            "--instances",
+            str(count),
+            f"an integer from 2 to {MAX_INSTANCES} for instances behind nginx",
+            "one instance is the plain stack without nginx",
         )
     configured = INSTANCE_PORTS.read_strict(environ)
     if configured:

@@ -1,9 +1,9 @@
 """deploy/kubernetes, checked offline: no cluster runs here.
 
-`kubectl kustomize` renders the base and every overlay; each object is checked
-against the Kubernetes schemas that kubernetes-validate ships; each Collector
-and Jaeger config inside a ConfigMap passes the binaries' `validate`; the
-PrometheusRule's groups pass `promtool check rules`.
+`kubectl kustomize` renders the base and every overlay. Each object is checked
+against the Kubernetes schemas that kubernetes-validate ships, each Collector
+and Jaeger config inside a ConfigMap must pass the binaries' `validate`, and the
+PrometheusRule's groups must pass `promtool check rules`.
 """
 
 from __future__ import annotations
