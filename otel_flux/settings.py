@@ -47,6 +47,7 @@ _SETTING_MODULES = (
     "otel_flux.security.config",
     "otel_flux.demo.config",
     "otel_flux.stack.config",
+    "otel_flux.stack.instances",
 )
 
 _REGISTRY: dict[str, Setting[Any]] = {}

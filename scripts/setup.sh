@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything otel_flux needs on a Debian machine, idempotently:
-#   - Debian packages: redis-server, prometheus (with promtool), nginx, wrk;
+#   - Debian packages: redis-server, prometheus (with promtool), nginx, wrk,
+#     and kubectl when it is missing;
 #   - a virtual environment in $FLUX_VENV (default .venv in the checkout) with
 #     otel_flux installed editable and its development dependencies;
 #   - the otelcol-flux and Jaeger binaries, built into a cache outside the
@@ -45,6 +46,22 @@ if ((${#missing[@]})); then
       $sudo systemctl stop "$service" || true
     fi
   done
+fi
+
+# kubectl renders the Kubernetes manifests (`kubectl kustomize`) in the
+# deployment tests. Some images ship it; otherwise Debian's kubernetes-client
+# package provides it.
+if ! command -v kubectl >/dev/null; then
+  command -v apt-get >/dev/null || fail "kubectl not found and no apt-get; install kubectl by hand"
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  log "installing kubectl"
+  $sudo apt-get update -qq || fail "apt-get update failed; check the package sources"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends kubectl \
+    >/dev/null 2>&1 \
+    || DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      kubernetes-client >/dev/null \
+    || fail "apt-get install kubectl (or kubernetes-client) failed"
 fi
 
 python=${PYTHON:-python3}

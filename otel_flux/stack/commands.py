@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otel_flux.errors import ConfigError, FluxError
-from otel_flux.stack import binaries, health, observe, runner, traffic
+from otel_flux.stack import binaries, health, instances, observe, runner, traffic
 from otel_flux.stack import config as cfg
 from otel_flux.stack.components import SERVICE_NAME
 from otel_flux.stack.config import StackConfig
@@ -34,6 +34,14 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="start the stack but send no sample requests and wait for no data",
     )
+    up.add_argument(
+        "--instances",
+        type=_instance_count,
+        default=None,
+        metavar="N",
+        help="run N sample-service instances behind nginx on the service port "
+        f"(1 to {instances.MAX_INSTANCES}; default: as the running stack, else 1)",
+    )
     up.set_defaults(func=_up)
 
     down = actions.add_parser("down", help="stop every process the stack started")
@@ -43,11 +51,25 @@ def register(subparsers: Any) -> None:
     status.set_defaults(func=_status)
 
 
+def _instance_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= instances.MAX_INSTANCES:
+        raise argparse.ArgumentTypeError(
+            f"invalid instance count {text!r}: expected an integer from 1 to "
+            f"{instances.MAX_INSTANCES}"
+        )
+    return int(text)
+
+
 def _up(args: argparse.Namespace) -> int:
     def run(config: StackConfig) -> int:
         print(f"run directory (logs, pid files, data): {config.run_dir}")
+        config, components, layout = instances.select(config, args.instances)
         built = binaries.ensure_built(config)
-        runner.up(config, built)
+        if layout is not None:
+            # Saved first, so `stack down` finds the instances even if start-up fails.
+            instances.save_layout(config.run_dir, layout)
+            print(f"{layout.count} sample-service instances behind nginx")
+        runner.up(config, built, components=components)
         if not args.no_traffic:
             _send_traffic_and_report(config)
         _print_addresses(config)
@@ -58,7 +80,9 @@ def _up(args: argparse.Namespace) -> int:
 
 def _down(args: argparse.Namespace) -> int:
     def run(config: StackConfig) -> int:
-        runner.down(config)
+        config, components, _ = instances.select(config, None)
+        runner.down(config, components=components)
+        instances.clear(config.run_dir)
         return 0
 
     return _with_config(run)
@@ -66,7 +90,8 @@ def _down(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     def run(config: StackConfig) -> int:
-        states = runner.status(config)
+        config, components, _ = instances.select(config, None)
+        states = runner.status(config, components=components)
         rows: list[tuple[object, ...]] = [
             (
                 state.name,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,10 +37,12 @@ def up(
     config: StackConfig,
     built: dict[str, Path],
     say: Callable[[str], None] = print,
+    *,
+    components: Sequence[Component] = COMPONENTS,
 ) -> None:
     """Start every component that is not already running and wait for its health."""
     config.run_dir.mkdir(parents=True, exist_ok=True)
-    for component in COMPONENTS:
+    for component in components:
         _ensure_running(component, config, built, say)
 
 
@@ -84,19 +86,26 @@ def _ensure_running(
     say(f"{component.name}: started pid {started.pid} on {component.url(config)}")
 
 
-def down(config: StackConfig, say: Callable[[str], None] = print) -> None:
+def down(
+    config: StackConfig,
+    say: Callable[[str], None] = print,
+    *,
+    components: Sequence[Component] = COMPONENTS,
+) -> None:
     """Stop every component recorded in the run directory, last started first."""
-    for component in reversed(COMPONENTS):
+    for component in reversed(components):
         if process.stop(config.run_dir, component.name):
             say(f"{component.name}: stopped")
         else:
             say(f"{component.name}: not running")
 
 
-def status(config: StackConfig) -> list[ComponentState]:
+def status(
+    config: StackConfig, *, components: Sequence[Component] = COMPONENTS
+) -> list[ComponentState]:
     """Return the pid, port and health of every component."""
     states = []
-    for component in COMPONENTS:
+    for component in components:
         tracked = process.read(config.run_dir, component.name)
         states.append(
             ComponentState(
