@@ -81,7 +81,11 @@ def is_running(tracked: Tracked) -> bool:
     """Return True if the pid is alive, not a zombie, and started when recorded."""
     _reap(tracked.pid)
     stat = _stat_fields(tracked.pid)
-    if stat is None or stat[0] == "Z":
+    if stat is None:
+        return False
+    if stat[0] == "Z":
+        # It exited after the first _reap; collect it now so no zombie is left.
+        _reap(tracked.pid)
         return False
     return stat[19] == tracked.start_time
 
