@@ -20,7 +20,7 @@ from pathlib import Path
 
 _logger = logging.getLogger(__name__)
 
-# Children started by this interpreter. Keeping the Popen objects lets stop()
+# Children started by this interpreter. Keeping the Popen objects lets is_running()
 # collect their exit status, and avoids the ResourceWarning that Popen emits
 # when it is garbage-collected while its process still runs.
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -78,12 +78,24 @@ def read(run_dir: Path, name: str) -> Tracked | None:
 
 
 def is_running(tracked: Tracked) -> bool:
-    """Return True if the pid is alive, not a zombie, and started when recorded."""
-    _reap(tracked.pid)
-    stat = _stat_fields(tracked.pid)
-    if stat is None or stat[0] == "Z":
+    """Return True until the process has exited, if it is the process recorded."""
+    child = _children.get(tracked.pid)
+    if child is not None:
+        # A child of this interpreter keeps its pid until its status is collected,
+        # so the pid cannot belong to another process yet.
+        if child.poll() is None:
+            return True
+        del _children[tracked.pid]
         return False
-    return stat[19] == tracked.start_time
+
+    stat = _stat_fields(tracked.pid)
+    if stat is None or stat[19] != tracked.start_time:
+        return False
+    if stat[0] == "Z":
+        # The main thread shows Z as soon as it exits, while other threads may
+        # still run and hold ports; the process is gone once only it remains.
+        return _thread_count(tracked.pid) > 1
+    return True
 
 
 def stop(
@@ -129,15 +141,11 @@ def _signal_group(pid: int, signum: signal.Signals) -> None:
         os.kill(pid, signum)
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status of a child this interpreter started, so it is no zombie.
-
-    Processes started by an earlier `otel-flux stack up` are children of init by
-    now, which collects their status.
-    """
-    child = _children.get(pid)
-    if child is not None and child.poll() is not None:
-        del _children[pid]
+def _thread_count(pid: int) -> int:
+    try:
+        return sum(1 for _ in Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return 0
 
 
 def _start_time(pid: int) -> str | None:
