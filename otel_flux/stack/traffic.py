@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import importlib
 import json
 import logging
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections import Counter
 
 _logger = logging.getLogger(__name__)
@@ -48,20 +48,36 @@ def burst_requests(rounds: int = 5) -> list[Request]:
     return requests
 
 
-def send_burst(base_url: str, requests: list[Request], timeout: float = 10.0) -> Counter[int]:
+# The burst's failed logins get its client address banned by the security
+# middleware. Sending from another loopback address keeps the user's own
+# requests from 127.0.0.1 unaffected after `stack up`.
+BURST_SOURCE_ADDRESS = "127.0.0.2"
+
+
+def send_burst(
+    base_url: str,
+    requests: list[Request],
+    timeout: float = 10.0,
+    source_address: str = BURST_SOURCE_ADDRESS,
+) -> Counter[int]:
     """Send each request in order and count the responses by HTTP status (0: no response)."""
+    parts = urllib.parse.urlsplit(base_url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or 80
     statuses: Counter[int] = Counter()
     for method, path, body in requests:
-        url = base_url + path
-        request = urllib.request.Request(url, data=body, method=method)  # noqa: S310 (loopback service)
-        if body is not None:
-            request.add_header("Content-Type", "application/json")
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        connection = http.client.HTTPConnection(
+            host, port, timeout=timeout, source_address=(source_address, 0)
+        )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback service)
-                statuses[response.status] += 1
-        except urllib.error.HTTPError as exc:
-            statuses[exc.code] += 1
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            statuses[response.status] += 1
         except OSError as exc:
             _logger.warning("%s %s failed: %s", method, path, exc)
             statuses[0] += 1
+        finally:
+            connection.close()
     return statuses
