@@ -70,9 +70,12 @@ def _recording_rules(window: str) -> list[dict[str, str]]:
     return [
         {"record": series["http_rate"], "expr": f"{by} (rate({HTTP_COUNT}[{window}]))"},
         {
+            # A service without any 5xx response has no 5xx series, so the "or"
+            # supplies a zero numerator and the ratio is 0 rather than absent.
             "record": series["http_error_ratio"],
             "expr": (
-                f'{by} (rate({HTTP_COUNT}{{http_response_status_code=~"5.."}}[{window}]))'
+                f'({by} (rate({HTTP_COUNT}{{http_response_status_code=~"5.."}}[{window}]))'
+                f" or 0 * {by} (rate({HTTP_COUNT}[{window}])))"
                 f" / {by} (rate({HTTP_COUNT}[{window}]))"
             ),
         },
