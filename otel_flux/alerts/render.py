@@ -128,16 +128,19 @@ def alert_expressions(thresholds: Thresholds, window: str) -> dict[str, str]:
     }
 
 
-def alert_annotations(name: str, thresholds: Thresholds, window: str) -> dict[str, str]:
+def alert_annotations(
+    name: str, thresholds: Thresholds, window: str, for_: str = DEFAULT_FOR
+) -> dict[str, str]:
     """Return the annotations of one alert. They use no $value, so tests can state them."""
     definition = next(alert for alert in ALERTS if alert.name == name)
     threshold = _number(thresholds.by_alert()[name])
     target = "{{ $labels.job }} {{ $labels.instance }}"
+    # The memory rule compares the latest sample, so it has no rate window.
+    period = f"for {for_}" if name == names.MEMORY else f"over the last {window}"
     return {
         "summary": f"{definition.summary} on {target}",
         "description": (
-            f"Above {threshold} {definition.unit} over the last {window} "
-            f"(set by {definition.setting.env})."
+            f"Above {threshold} {definition.unit} {period} (set by {definition.setting.env})."
         ),
     }
 
@@ -158,7 +161,7 @@ def build_rules(
             "expr": expressions[alert.name],
             "for": for_,
             "labels": {"severity": SEVERITY},
-            "annotations": alert_annotations(alert.name, thresholds, window),
+            "annotations": alert_annotations(alert.name, thresholds, window, for_),
         }
         for alert in ALERTS
     ]

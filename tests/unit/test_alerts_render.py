@@ -58,6 +58,16 @@ def test_threshold_setting_changes_rule() -> None:
     assert "p99_rate5m > 0.02 and on" in rules
 
 
+def test_memory_description_names_for() -> None:
+    """The memory rule has no rate window, so its description gives the for period."""
+    alerts = build_rules(Thresholds(), window="30s", for_="10s")["groups"][1]["rules"]
+    memory = next(rule for rule in alerts if rule["alert"] == "FluxMemoryHigh")
+
+    assert memory["annotations"]["description"] == (
+        "Above 500 MiB for 10s (set by FLUX_ALERT_MEMORY_MB)."
+    )
+
+
 def test_invalid_window_rejected() -> None:
     with pytest.raises(ValueError, match="Prometheus duration"):
         build_rules(Thresholds(), window="5 minutes")
