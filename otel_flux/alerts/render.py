@@ -7,8 +7,8 @@ Monotonic counters get ``_total``. The resource attribute service.name
 (prefixed by service.namespace when set) becomes ``job``, and
 service.instance.id becomes ``instance``.
 
-NOTE: these names were checked with promtool on synthetic series only, not yet
-against a scrape of the built Collector.
+tests/e2e/stack/test_alerts.py checks every recorded series against what the
+built Collector exports, and promtool checks the decisions on synthetic series.
 
 Each expression mirrors :func:`otel_flux.alerts.evaluator.decide`, so the rules
 and the in-process alerts decide alike on the same data.
