@@ -7,8 +7,8 @@ Monotonic counters get ``_total``. The resource attribute service.name
 (prefixed by service.namespace when set) becomes ``job``, and
 service.instance.id becomes ``instance``.
 
-NOTE: these names were checked with promtool on synthetic series only, not yet
-against a scrape of the built Collector.
+tests/e2e/stack/test_alerts.py checks every recorded series against what the
+built Collector exports, and promtool checks the decisions on synthetic series.
 
 Each expression mirrors :func:`otel_flux.alerts.evaluator.decide`, so the rules
 and the in-process alerts decide alike on the same data.
@@ -70,9 +70,12 @@ def _recording_rules(window: str) -> list[dict[str, str]]:
     return [
         {"record": series["http_rate"], "expr": f"{by} (rate({HTTP_COUNT}[{window}]))"},
         {
+            # A service without any 5xx response has no 5xx series, so the "or"
+            # supplies a zero numerator and the ratio is 0 rather than absent.
             "record": series["http_error_ratio"],
             "expr": (
-                f'{by} (rate({HTTP_COUNT}{{http_response_status_code=~"5.."}}[{window}]))'
+                f'({by} (rate({HTTP_COUNT}{{http_response_status_code=~"5.."}}[{window}]))'
+                f" or 0 * {by} (rate({HTTP_COUNT}[{window}])))"
                 f" / {by} (rate({HTTP_COUNT}[{window}]))"
             ),
         },
@@ -125,16 +128,19 @@ def alert_expressions(thresholds: Thresholds, window: str) -> dict[str, str]:
     }
 
 
-def alert_annotations(name: str, thresholds: Thresholds, window: str) -> dict[str, str]:
+def alert_annotations(
+    name: str, thresholds: Thresholds, window: str, for_: str = DEFAULT_FOR
+) -> dict[str, str]:
     """Return the annotations of one alert. They use no $value, so tests can state them."""
     definition = next(alert for alert in ALERTS if alert.name == name)
     threshold = _number(thresholds.by_alert()[name])
     target = "{{ $labels.job }} {{ $labels.instance }}"
+    # The memory rule compares the latest sample, so it has no rate window.
+    period = f"for {for_}" if name == names.MEMORY else f"over the last {window}"
     return {
         "summary": f"{definition.summary} on {target}",
         "description": (
-            f"Above {threshold} {definition.unit} over the last {window} "
-            f"(set by {definition.setting.env})."
+            f"Above {threshold} {definition.unit} {period} (set by {definition.setting.env})."
         ),
     }
 
@@ -155,7 +161,7 @@ def build_rules(
             "expr": expressions[alert.name],
             "for": for_,
             "labels": {"severity": SEVERITY},
-            "annotations": alert_annotations(alert.name, thresholds, window),
+            "annotations": alert_annotations(alert.name, thresholds, window, for_),
         }
         for alert in ALERTS
     ]

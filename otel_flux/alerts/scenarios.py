@@ -189,7 +189,7 @@ def input_series(scenario: Scenario, edges: dict[str, tuple[float, ...]]) -> lis
 
 
 def _expected_alert(name: str, thresholds: Thresholds) -> dict[str, Any]:
-    annotations = alert_annotations(name, thresholds, DEFAULT_WINDOW)
+    annotations = alert_annotations(name, thresholds, DEFAULT_WINDOW, DEFAULT_FOR)
     target = f"{JOB} {INSTANCE}"
     expanded = {
         key: value.replace("{{ $labels.job }} {{ $labels.instance }}", target)

@@ -122,11 +122,23 @@ def render_prometheus_config(config: StackConfig) -> Path:
                 f"once, so that {setting.env} can move it; restore that scrape target"
             )
         text = text.replace(default, f'"127.0.0.1:{config.port(setting)}"')
-    text = text.replace("  - rules/*.yml", f"  - {source_dir / 'rules'}/*.yml")
+    text = _replace_once(text, "  - rules/*.yml", f"  - {config.rules_dir}/*.yml", source_dir)
+    interval = f"{config.prometheus_interval_s}s"
+    for key in ("scrape_interval", "evaluation_interval"):
+        text = _replace_once(text, f"  {key}: 5s", f"  {key}: {interval}", source_dir)
 
     rendered = config.run_dir / "prometheus.yml"
     rendered.write_text(text)
     return rendered
+
+
+def _replace_once(text: str, default: str, value: str, source_dir: Path) -> str:
+    if text.count(default) != 1:
+        raise FluxError(
+            f"{source_dir / 'prometheus.yml'} must contain the line {default.strip()!r} exactly "
+            "once, so that the stack settings can change it; restore that line"
+        )
+    return text.replace(default, value)
 
 
 def _prometheus_probe(config: StackConfig) -> bool:

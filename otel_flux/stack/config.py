@@ -75,6 +75,25 @@ SERVICE_APP = define(
     doc="ASGI app that `otel-flux stack up` serves as the sample service.",
     group=_GROUP,
 )
+RULES_DIR = define(
+    "FLUX_STACK_RULES_DIR",
+    None,
+    parse_str,
+    accepted="a directory path",
+    doc=(
+        "Directory whose *.yml rule files Prometheus loads, in place of "
+        "collector-config/rules; for example rules rendered with a short window."
+    ),
+    group=_GROUP,
+)
+PROMETHEUS_INTERVAL = define(
+    "FLUX_STACK_PROMETHEUS_INTERVAL_S",
+    5,
+    int_parser(minimum=1, maximum=300),
+    accepted="a whole number of seconds from 1 to 300",
+    doc="Scrape and rule evaluation interval of the stack's Prometheus.",
+    group=_GROUP,
+)
 START_TIMEOUT = define(
     "FLUX_STACK_START_TIMEOUT",
     60.0,
@@ -132,6 +151,8 @@ class StackConfig:
     cache_dir: Path
     repo_root: Path
     app: str
+    rules_dir: Path
+    prometheus_interval_s: int
     start_timeout: float
     data_timeout: float
 
@@ -152,16 +173,20 @@ def load(environ: Mapping[str, str] | None = None) -> StackConfig:
 
     cache_dir = Path(CACHE_DIR.read_strict(environ) or Path.home() / ".cache" / "otel-flux")
     run_dir = Path(RUN_DIR.read_strict(environ) or cache_dir / "run")
+    rules_dir = Path(RULES_DIR.read_strict(environ) or _REPO_ROOT / "collector-config" / "rules")
     config = StackConfig(
         ports=ports,
         run_dir=run_dir.expanduser().absolute(),
         cache_dir=cache_dir.expanduser().absolute(),
         repo_root=_REPO_ROOT,
         app=SERVICE_APP.read_strict(environ),
+        rules_dir=rules_dir.expanduser().absolute(),
+        prometheus_interval_s=PROMETHEUS_INTERVAL.read_strict(environ),
         start_timeout=START_TIMEOUT.read_strict(environ),
         data_timeout=DATA_TIMEOUT.read_strict(environ),
     )
     _check_repo(config.repo_root)
+    _check_rules_dir(config.rules_dir)
     return config
 
 
@@ -176,6 +201,18 @@ def _check_distinct(ports: Mapping[str, int]) -> None:
                 f"{seen[port]} is also {port}; move one of them",
             )
         seen[port] = env
+
+
+def _check_rules_dir(rules_dir: Path) -> None:
+    # Prometheus accepts a glob that matches nothing, so a mistyped directory
+    # would start a stack without alerts and without any message.
+    if not rules_dir.is_dir():
+        raise ConfigError(
+            RULES_DIR.env,
+            str(rules_dir),
+            "an existing directory of Prometheus rule files",
+            "create it, render rules into it with `otel-flux alerts render -o`, or unset it",
+        )
 
 
 def _check_repo(root: Path) -> None:

@@ -9,10 +9,21 @@ from pathlib import Path
 import pytest
 
 from otel_flux.alerts.evaluator import decide
-from otel_flux.alerts.render import build_rules, render_rules
-from otel_flux.alerts.scenarios import Scenario, alert_inputs, render_rule_tests, scenarios
+from otel_flux.alerts.render import DEFAULT_WINDOW, build_rules, recording_names, render_rules
+from otel_flux.alerts.scenarios import (
+    EVAL_TIME,
+    INSTANCE,
+    JOB,
+    Scenario,
+    alert_inputs,
+    input_series,
+    render_rule_tests,
+    scenarios,
+)
 from otel_flux.alerts.thresholds import ALERTS, Thresholds, read_thresholds
+from otel_flux.alerts.yamltext import dump
 from otel_flux.cli import main
+from otel_flux.metrics.views import histogram_edges
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "collector-config" / "rules"
 RULES = RULES_DIR / "flux-alerts.yml"
@@ -45,6 +56,16 @@ def test_threshold_setting_changes_rule() -> None:
     rules = render_rules(read_thresholds(environ={"FLUX_ALERT_REDIS_P99_MS": "20"}))
 
     assert "p99_rate5m > 0.02 and on" in rules
+
+
+def test_memory_description_names_for() -> None:
+    """The memory rule has no rate window, so its description gives the for period."""
+    alerts = build_rules(Thresholds(), window="30s", for_="10s")["groups"][1]["rules"]
+    memory = next(rule for rule in alerts if rule["alert"] == "FluxMemoryHigh")
+
+    assert memory["annotations"]["description"] == (
+        "Above 500 MiB for 10s (set by FLUX_ALERT_MEMORY_MB)."
+    )
 
 
 def test_invalid_window_rejected() -> None:
@@ -101,3 +122,40 @@ def test_cli_rejects_invalid_threshold(
 
     assert code == 2
     assert "FLUX_ALERT_CPU_PCT" in capsys.readouterr().err
+
+
+def _error_ratio_test(scenario: Scenario, expected: float) -> dict[str, object]:
+    edges = histogram_edges(environ={}, thresholds=Thresholds())
+    series = recording_names(DEFAULT_WINDOW)["http_error_ratio"]
+    return {
+        "name": scenario.name,
+        "interval": "1m",
+        "input_series": input_series(scenario, edges),
+        "promql_expr_test": [
+            {
+                "expr": series,
+                "eval_time": EVAL_TIME,
+                "exp_samples": [
+                    {"labels": f'{series}{{instance="{INSTANCE}", job="{JOB}"}}', "value": expected}
+                ],
+            }
+        ],
+    }
+
+
+@needs_promtool
+def test_error_ratio_recorded_without_errors(tmp_path: Path) -> None:
+    """The error-ratio series is 0, not absent, while no response is a 5xx."""
+    only_ok = Scenario("only 200", frozenset())
+    some_errors = Scenario("3% 503", frozenset(), requests=((0.01, 200, 97), (0.01, 503, 3)))
+    document = {
+        "rule_files": ["flux-alerts.yml"],
+        "evaluation_interval": "1m",
+        "tests": [_error_ratio_test(only_ok, 0.0), _error_ratio_test(some_errors, 0.03)],
+    }
+    (tmp_path / "flux-alerts.yml").write_text(render_rules(Thresholds()), encoding="utf-8")
+    (tmp_path / "tests.yml").write_text(dump(document), encoding="utf-8")
+
+    result = _promtool("test", "rules", "tests.yml", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -101,3 +101,25 @@ def test_rendered_prometheus_config_passes_promtool(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert '"127.0.0.1:18889"' in rendered.read_text()
+
+
+def test_rendered_config_uses_rules_dir_and_interval(tmp_path: Path) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    settings = config.load(
+        {
+            "FLUX_RUN_DIR": str(tmp_path / "run"),
+            "FLUX_STACK_RULES_DIR": str(rules_dir),
+            "FLUX_STACK_PROMETHEUS_INTERVAL_S": "1",
+        }
+    )
+    settings.run_dir.mkdir()
+    rendered = render_prometheus_config(settings)
+    text = rendered.read_text()
+
+    result = _run([_promtool(), "check", "config", str(rendered)])
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"  - {rules_dir}/*.yml" in text
+    assert "  scrape_interval: 1s" in text
+    assert "  evaluation_interval: 1s" in text

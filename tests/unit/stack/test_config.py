@@ -60,3 +60,35 @@ def test_child_environ_carries_every_port() -> None:
 
     assert environ["FLUX_JAEGER_OTLP_GRPC_PORT"] == "24327"
     assert set(environ) == {setting.env for setting in config.PORT_SETTINGS}
+
+
+def test_rules_dir_defaults_to_committed_rules() -> None:
+    loaded = config.load({})
+
+    assert loaded.rules_dir == Path(config.__file__).resolve().parents[2] / "collector-config/rules"
+
+
+def test_rules_dir_override(tmp_path: Path) -> None:
+    loaded = config.load({"FLUX_STACK_RULES_DIR": str(tmp_path)})
+
+    assert loaded.rules_dir == tmp_path
+
+
+def test_missing_rules_dir_rejected(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-rules"
+
+    with pytest.raises(ConfigError, match="FLUX_STACK_RULES_DIR") as caught:
+        config.load({"FLUX_STACK_RULES_DIR": str(missing)})
+
+    assert caught.value.value == str(missing)
+
+
+def test_prometheus_interval_defaults_to_5s() -> None:
+    loaded = config.load({})
+
+    assert loaded.prometheus_interval_s == 5
+
+
+def test_prometheus_interval_rejects_zero() -> None:
+    with pytest.raises(ConfigError, match="FLUX_STACK_PROMETHEUS_INTERVAL_S"):
+        config.load({"FLUX_STACK_PROMETHEUS_INTERVAL_S": "0"})
