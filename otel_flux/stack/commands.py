@@ -47,7 +47,15 @@ def _up(args: argparse.Namespace) -> int:
     def run(config: StackConfig) -> int:
         print(f"run directory (logs, pid files, data): {config.run_dir}")
         built = binaries.ensure_built(config)
-        runner.up(config, built)
+        try:
+            runner.up(config, built)
+        except FluxError:
+            print(
+                "components that started before the failure keep running; "
+                "`otel-flux stack status` lists them and `otel-flux stack down` stops them",
+                file=sys.stderr,
+            )
+            raise
         if not args.no_traffic:
             _send_traffic_and_report(config)
         _print_addresses(config)
