@@ -69,7 +69,15 @@ def _up(args: argparse.Namespace) -> int:
             # Saved first, so `stack down` finds the instances even if start-up fails.
             instances.save_layout(config.run_dir, layout)
             print(f"{layout.count} sample-service instances behind nginx")
-        runner.up(config, built, components=components)
+        try:
+            runner.up(config, built, components=components)
+        except FluxError:
+            print(
+                "components that started before the failure keep running; "
+                "`otel-flux stack status` lists them and `otel-flux stack down` stops them",
+                file=sys.stderr,
+            )
+            raise
         if not args.no_traffic:
             _send_traffic_and_report(config)
         _print_addresses(config)

@@ -99,4 +99,6 @@ def _command_line(pid: int) -> str:
         return "command unknown"
     words = raw.rstrip(b"\0").split(b"\0")
     text = " ".join(word.decode(errors="replace") for word in words)
+    # One line in messages, even for a `python -c` script with newlines.
+    text = " ".join(text.split())
     return text[:120] or "command unknown"

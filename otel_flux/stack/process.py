@@ -92,8 +92,8 @@ def is_running(tracked: Tracked) -> bool:
     if stat is None or stat[19] != tracked.start_time:
         return False
     if stat[0] == "Z":
-        # The main thread shows Z as soon as it exits, while other threads may
-        # still run and hold ports; the process is gone once only it remains.
+        # The main thread shows Z as soon as it exits, but other threads may still
+        # run and hold ports. The process is gone once only the main thread remains.
         return _thread_count(tracked.pid) > 1
     return True
 

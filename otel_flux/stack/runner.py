@@ -40,8 +40,17 @@ def up(
     *,
     components: Sequence[Component] = COMPONENTS,
 ) -> None:
-    """Start every component that is not already running and wait for its health."""
+    """Start every component that is not already running and wait for its health.
+
+    The ports of all components to start are checked first, so a taken port
+    fails `up` before anything starts.
+    """
     config.run_dir.mkdir(parents=True, exist_ok=True)
+    for component in components:
+        if process.read(config.run_dir, component.name) is None:
+            for setting in component.ports:
+                ports.ensure_free(config.port(setting), setting.env)
+
     for component in components:
         _ensure_running(component, config, built, say)
 

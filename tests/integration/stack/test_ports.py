@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,3 +69,35 @@ def test_stack_up_refuses_taken_redis_port(listener: int, tmp_path: Path) -> Non
         runner.up(settings, built={}, say=lambda line: None)
 
     assert not (tmp_path / "run" / "redis.pid").exists()
+
+
+def test_stack_up_checks_all_ports_first(listener: int, tmp_path: Path) -> None:
+    """A taken service port, the last component's, fails before Redis starts."""
+    settings = config.load(
+        {"FLUX_SERVICE_PORT": str(listener), "FLUX_RUN_DIR": str(tmp_path / "run")}
+    )
+
+    with pytest.raises(ports.PortInUseError, match="FLUX_SERVICE_PORT"):
+        runner.up(settings, built={}, say=lambda line: None)
+
+    assert not (tmp_path / "run" / "redis.pid").exists()
+
+
+def test_holder_command_is_one_line(tmp_path: Path) -> None:
+    script = "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\n"
+    script += "s.listen()\nprint(s.getsockname()[1], flush=True)\ntime.sleep(30)\n"
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+
+        holder = ports.describe_listener(port)
+    finally:
+        child.kill()
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+    assert holder is not None
+    assert "\n" not in holder
+    assert f"pid {child.pid} (" in holder
