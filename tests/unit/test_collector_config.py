@@ -37,7 +37,9 @@ def _blocked_values() -> list[re.Pattern[str]]:
 
 def test_span_metrics_buckets_match_views() -> None:
     """Span-metric buckets are the SDK View's HTTP edges, so both histograms align."""
-    view_edges_ms = [round(edge * 1000, 6) for edge in histogram_edges(environ={})[HTTP_SERVER_DURATION]]
+    view_edges_ms = [
+        round(edge * 1000, 6) for edge in histogram_edges(environ={})[HTTP_SERVER_DURATION]
+    ]
 
     assert _span_metrics_buckets_ms() == view_edges_ms
 

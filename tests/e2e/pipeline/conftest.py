@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.pipeline.stackctl import PipelineStack, SAMPLING_ENVIRON
+from tests.e2e.pipeline.stackctl import SAMPLING_ENVIRON, PipelineStack
 
 
 @pytest.fixture(scope="module")

@@ -125,7 +125,9 @@ def _series(pipeline: PipelineStack) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def series(pipeline: PipelineStack, sent_metric: None, trace: dict[str, Any]) -> list[dict[str, str]]:
+def series(
+    pipeline: PipelineStack, sent_metric: None, trace: dict[str, Any]
+) -> list[dict[str, str]]:
     """Every Prometheus series of the test service, once its counter and span metrics arrived."""
 
     def complete() -> list[dict[str, str]]:
