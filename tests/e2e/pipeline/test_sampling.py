@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import Tracer
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.e2e.pipeline.senders import tracer_provider
@@ -48,7 +47,7 @@ def binomial_bounds(n: int, p: float, alpha: float) -> tuple[int, int]:
     return low, high
 
 
-def _send_trace(tracer: Tracer, kind: str) -> str:
+def _send_trace(tracer: trace.Tracer, kind: str) -> str:
     """Emit one two-span trace of the given kind with explicit times; return its id."""
     start = time.time_ns()
     end = start + (SLOW_NS if kind == "slow" else FAST_NS)
