@@ -211,12 +211,14 @@ def collector_outage(faults: PipelineStack, jaeger_outage: JaegerOutage) -> Coll
     return outcome
 
 
-# p99 tolerance: 10 % of the baseline plus 2 ms. The client, the service, the
-# Collector and Jaeger share two cores here, so a single scheduler delay of a
-# few milliseconds moves the p99 of ~750 requests by more than 10 % of a
-# baseline that is itself only a few milliseconds.
+# p99 tolerance: 10 % of the baseline plus the baseline's own noise, at least
+# 2 ms. The client, the service, the Collector and Jaeger share two cores here,
+# so one scheduler delay of a few milliseconds moves the p99 of ~750 requests
+# by more than 10 % of a baseline that is itself a few milliseconds. The noise
+# is the p99 difference between the two halves of the baseline, measured in
+# the same run with the same request mix.
 P99_RELATIVE = 0.10
-P99_ABSOLUTE_S = 0.002
+P99_MIN_NOISE_S = 0.002
 # Bounded memory: the SDK's span queue (2048 spans) and metric state are fixed
 # in size, so an outage may only add a small, fixed amount.
 RSS_GROWTH_LIMIT_MIB = 30.0
@@ -225,9 +227,15 @@ RSS_GROWTH_LIMIT_MIB = 30.0
 RESUME_SLACK_S = 1.0
 
 
+def _p99_limit(baseline: list[Sample]) -> float:
+    half = len(baseline) // 2
+    noise = abs(_p99(baseline[:half]) - _p99(baseline[half:]))
+    return _p99(baseline) * (1 + P99_RELATIVE) + max(P99_MIN_NOISE_S, noise)
+
+
 def test_collector_outage_p99_within_tolerance(collector_outage: CollectorOutage) -> None:
-    baseline = _p99(collector_outage.baseline)
-    limit = baseline * (1 + P99_RELATIVE) + P99_ABSOLUTE_S
+    limit = _p99_limit(collector_outage.baseline)
+    print(f"p99 during the Collector outage must be <= {limit * 1000:.2f} ms")
 
     assert _p99(collector_outage.outage) <= limit
 
