@@ -28,7 +28,7 @@ class Sample:
 
 @dataclass
 class RequestLoad:
-    """Sends REQUEST_MIX round-robin at a fixed rate from one thread until stopped."""
+    """A thread that sends REQUEST_MIX round-robin at a fixed rate until stopped."""
 
     base_url: str
     rate_per_s: float
@@ -75,7 +75,7 @@ class RequestLoad:
 
 @dataclass
 class TraceLoad:
-    """Emits one single-span trace at a fixed rate over OTLP; records each id and time."""
+    """A thread that emits single-span traces over OTLP at a fixed rate, recording each id."""
 
     endpoint: str
     service: str

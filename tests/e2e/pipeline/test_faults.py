@@ -39,9 +39,8 @@ OUTAGE_S = 30.0
 BASELINE_S = 30.0
 REQUESTS_PER_S = 25.0
 TRACES_PER_S = 20.0
-# The stack's OTEL_METRIC_EXPORT_INTERVAL (5 s) and OTEL_BSP_SCHEDULE_DELAY (1 s).
+# The stack's OTEL_METRIC_EXPORT_INTERVAL.
 METRIC_EXPORT_INTERVAL_S = 5.0
-SPAN_EXPORT_DELAY_S = 1.0
 DELIVERY_TIMEOUT = 90.0
 
 
@@ -134,6 +133,9 @@ class RssSampler:
             line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
             self.samples.append((time.monotonic(), int(line.split()[1])))
 
+    def stop(self) -> None:
+        self._stop.set()
+
     def max_mib(self, start: float, end: float) -> float:
         return max(kib for at, kib in self.samples if start <= at < end) / 1024
 
@@ -188,7 +190,7 @@ def collector_outage(faults: PipelineStack, jaeger_outage: JaegerOutage) -> Coll
         time.sleep(2)
     finally:
         load.stop()
-        rss._stop.set()
+        rss.stop()
         rss_thread.join(timeout=5)
 
     outcome = CollectorOutage(
@@ -222,8 +224,8 @@ P99_MIN_NOISE_S = 0.002
 # Bounded memory: the SDK's span queue (2048 spans) and metric state are fixed
 # in size, so an outage may only add a small, fixed amount.
 RSS_GROWTH_LIMIT_MIB = 30.0
-# The Collector may take a moment after its health check passes to accept
-# the first export, and the metric is read by polling every 0.1 s.
+# An export that started while the Collector was away gives up after the
+# stack's 1 s OTLP timeout, and the metric is read by polling every 0.1 s.
 RESUME_SLACK_S = 1.0
 
 

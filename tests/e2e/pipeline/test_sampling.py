@@ -48,7 +48,7 @@ def binomial_bounds(n: int, p: float, alpha: float) -> tuple[int, int]:
 
 
 def _send_trace(tracer: trace.Tracer, kind: str) -> str:
-    """Emit one two-span trace of the given kind with explicit times; return its id."""
+    """Emit one two-span trace of the given kind with explicit times and return its id."""
     start = time.time_ns()
     end = start + (SLOW_NS if kind == "slow" else FAST_NS)
     root = tracer.start_span("GET /sampled", kind=SpanKind.SERVER, start_time=start)
@@ -70,7 +70,7 @@ def _send_trace(tracer: trace.Tracer, kind: str) -> str:
 
 @pytest.fixture(scope="module")
 def sent(pipeline: PipelineStack) -> dict[str, list[str]]:
-    """Send the mixed burst, interleaved; return trace ids by kind."""
+    """Send the mixed burst, interleaved, and return the trace ids by kind."""
     provider = tracer_provider(pipeline.collector_grpc, {"service.name": SERVICE})
     tracer = provider.get_tracer("tests.e2e.pipeline")
     ids: dict[str, list[str]] = {"error": [], "slow": [], "blocked": [], "ordinary": []}
