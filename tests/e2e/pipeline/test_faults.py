@@ -214,13 +214,14 @@ def collector_outage(faults: PipelineStack, jaeger_outage: JaegerOutage) -> Coll
 
 
 # p99 tolerance: 10 % of the baseline plus the baseline's own noise, at least
-# 2 ms. The client, the service, the Collector and Jaeger share two cores here,
+# 3 ms. The client, the service, the Collector and Jaeger share two cores here,
 # so one scheduler delay of a few milliseconds moves the p99 of ~750 requests
-# by more than 10 % of a baseline that is itself a few milliseconds. The noise
-# is the p99 difference between the two halves of the baseline, measured in
-# the same run with the same request mix.
+# by more than 10 % of a baseline that is itself a few milliseconds: across
+# three runs the baseline p99 alone ranged from 7 to 35 ms. The noise is the
+# spread of the p99 over the three 10 s thirds of the baseline, measured in the
+# same run with the same request mix.
 P99_RELATIVE = 0.10
-P99_MIN_NOISE_S = 0.002
+P99_MIN_NOISE_S = 0.003
 # Bounded memory: the SDK's span queue (2048 spans) and metric state are fixed
 # in size, so an outage may only add a small, fixed amount.
 RSS_GROWTH_LIMIT_MIB = 30.0
@@ -230,8 +231,9 @@ RESUME_SLACK_S = 1.0
 
 
 def _p99_limit(baseline: list[Sample]) -> float:
-    half = len(baseline) // 2
-    noise = abs(_p99(baseline[:half]) - _p99(baseline[half:]))
+    third = len(baseline) // 3
+    parts = [baseline[:third], baseline[third : 2 * third], baseline[2 * third :]]
+    noise = max(_p99(part) for part in parts) - min(_p99(part) for part in parts)
     return _p99(baseline) * (1 + P99_RELATIVE) + max(P99_MIN_NOISE_S, noise)
 
 
