@@ -217,7 +217,7 @@ def collector_outage(faults: PipelineStack, jaeger_outage: JaegerOutage) -> Coll
 # 3 ms. The client, the service, the Collector and Jaeger share two cores here,
 # so one scheduler delay of a few milliseconds moves the p99 of ~750 requests
 # by more than 10 % of a baseline that is itself a few milliseconds: across
-# three runs the baseline p99 alone ranged from 7 to 35 ms. The noise is the
+# four runs the baseline p99 alone ranged from 7 to 35 ms. The noise is the
 # spread of the p99 over the three 10 s thirds of the baseline, measured in the
 # same run with the same request mix.
 P99_RELATIVE = 0.10
