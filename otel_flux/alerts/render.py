@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from otel_flux.alerts import thresholds as names
+from otel_flux.alerts.pipeline import pipeline_group
 from otel_flux.alerts.thresholds import ALERTS, Thresholds
 from otel_flux.alerts.yamltext import dump
 
@@ -148,7 +149,7 @@ def alert_annotations(
 def build_rules(
     thresholds: Thresholds, window: str = DEFAULT_WINDOW, for_: str = DEFAULT_FOR
 ) -> dict[str, Any]:
-    """Build the rules document: one recording group and one alerting group."""
+    """Build the rules document: recording rules, threshold alerts and pipeline alerts."""
     for label, value in (("window", window), ("for", for_)):
         if not _DURATION.match(value):
             raise ValueError(
@@ -169,6 +170,7 @@ def build_rules(
         "groups": [
             {"name": "flux-recording", "rules": _recording_rules(window)},
             {"name": "flux-alerts", "rules": alerts},
+            pipeline_group(),
         ]
     }
 

@@ -185,6 +185,10 @@ def _service_environ(config: StackConfig) -> dict[str, str]:
     # Short export interval so the sample traffic reaches Prometheus quickly.
     environ.setdefault("OTEL_METRIC_EXPORT_INTERVAL", "5000")
     environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "1000")
+    # Seconds in this SDK (1.45). While the Collector is away each export gives
+    # up after about this long instead of retrying for 10 s, so the first export
+    # after the Collector returns comes at most one interval plus this later.
+    environ.setdefault("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
     # Import otel_flux from this checkout even if another copy is installed.
     path = environ.get("PYTHONPATH")
     root = str(config.repo_root)
