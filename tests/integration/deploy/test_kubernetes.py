@@ -235,7 +235,7 @@ def test_headless_services_exist(objects: list[dict[str, Any]]) -> None:
     ("config_map", "dotted"),
     [
         ("otelcol-agent", "processors.redaction"),
-        ("otelcol-sampler", "processors.probabilistic_sampler"),
+        ("otelcol-sampler", "processors.tail_sampling"),
         ("otelcol-spanmetrics", "connectors.span_metrics"),
     ],
 )
