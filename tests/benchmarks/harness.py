@@ -72,9 +72,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="connections (default 32)")
     parser.add_argument("--security", action="store_true", help="keep the middleware on")
     parser.add_argument("--bench-venv", type=Path, default=bp.default_bench_venv())
-    parser.add_argument(
-        "--json", type=Path, default=Path("results") / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    )
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    parser.add_argument("--json", type=Path, default=Path("results") / f"bench-{stamp}.json")
     args = parser.parse_args(argv)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = set(args.variants) - set(VARIANTS)
@@ -163,7 +162,8 @@ def summarise(runs: list[dict[str, Any]], variants: Sequence[str], rounds: int) 
         figures = {key: spread([item[key] for item in items]) for key, _, _ in METRICS}
         for index in range(len(items[0]["paced"])):
             for key in ("p50_ms", "p99_ms", "achieved", "cpu_us"):
-                figures[f"paced{index}_{key}"] = spread([item["paced"][index][key] for item in items])
+                values = [item["paced"][index][key] for item in items]
+                figures[f"paced{index}_{key}"] = spread(values)
         summary["variants"][variant] = figures
     for base in ("U", "S"):
         if "F" not in by_variant or base not in by_variant:
@@ -191,7 +191,8 @@ def _value(run: dict[str, Any], key: str) -> float:
 
 
 def _cell(figure: dict[str, float], fmt: str) -> str:
-    return f"{fmt.format(figure['median'])} ({fmt.format(figure['min'])}-{fmt.format(figure['max'])})"
+    low, high = fmt.format(figure["min"]), fmt.format(figure["max"])
+    return f"{fmt.format(figure['median'])} ({low}-{high})"
 
 
 def format_report(report: dict[str, Any]) -> str:
