@@ -304,3 +304,21 @@ async def test_child_spans_share_the_server_trace(telemetry: Telemetry) -> None:
     assert child.parent.span_id == server.context.span_id
     assert child.context.trace_id == server.context.trace_id
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+async def test_active_requests_counts_in_flight(telemetry: Telemetry) -> None:
+    """http.server.active_requests is 1 while a request runs and 0 once it has ended."""
+    observed: list[list[Any]] = []
+
+    async def watch(request: Request) -> Response:
+        observed.append(telemetry.histogram_points("http.server.active_requests"))
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/watch", watch)])
+    async with client(wrap(app, telemetry)) as http:
+        await http.get("/watch")
+    after = telemetry.histogram_points("http.server.active_requests")
+
+    assert [point.value for point in observed[0]] == [1]
+    assert dict(observed[0][0].attributes) == {"http.request.method": "GET", "url.scheme": "http"}
+    assert [point.value for point in after] == [0]
