@@ -14,7 +14,7 @@ from pathlib import Path
 
 from otel_flux.load.scenarios import Scenario
 
-# Answers of the security middleware that block a request.
+# Statuses the security middleware returns when it blocks a request.
 BLOCKED = frozenset({403, 429})
 # Share of the target request rate a run must reach for its figures to count.
 _RATE_TOLERANCE = 0.2
@@ -127,8 +127,8 @@ def brute_force_checks(
 ) -> list[CheckResult]:
     """Check that attempts up to ``threshold`` reached the app and every later one was blocked.
 
-    A sequential attacker's first ``threshold`` failed logins are answered by the
-    application (401). The failure that reaches the threshold bans the address
+    A sequential attacker's first ``threshold`` failed logins reach the
+    application, which returns 401. The failure that reaches the threshold bans the address
     before its response is sent, so every later attempt must be blocked.
     """
     short = sorted(a for a, statuses in attackers.items() if len(statuses) <= threshold)

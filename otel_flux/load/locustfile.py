@@ -122,7 +122,7 @@ class Visitor(_Client):
 
 
 class BruteForceAttacker(_Client):
-    """Sprays password guesses; 401, 403 and 429 are expected answers.
+    """Sprays password guesses; 401, 403 and 429 are the expected statuses.
 
     Each attempt names a different made-up account, so no account reaches the
     failure threshold and only the per-address check can stop the attacker.

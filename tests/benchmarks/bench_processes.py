@@ -170,7 +170,7 @@ def service_environ(variant: str, config: StackConfig, security: bool) -> dict[s
 def start_service(
     variant: str, port: int, config: StackConfig, bench_bin: Path, security: bool, log: Path
 ) -> Service:
-    """Start a variant pinned to the service CPU; time it until /health answers 200."""
+    """Start a variant pinned to the service CPU; time it until /health returns 200."""
     command = pin(SERVICE_CPU, service_command(variant, port, bench_bin))
     environ = service_environ(variant, config, security)
     started = time.perf_counter()
@@ -186,7 +186,7 @@ def start_service(
             return Service(variant, child, port, time.perf_counter() - started)
         time.sleep(0.01)
     stop_service(child)
-    raise BenchError(f"variant {variant} did not answer {url} within 60 s; see {log}")
+    raise BenchError(f"variant {variant} did not respond at {url} within 60 s; see {log}")
 
 
 def _answers(url: str) -> bool:

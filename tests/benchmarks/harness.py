@@ -45,7 +45,7 @@ from tests.support.stack import free_ports
 
 PATH = "/api/files/2"
 VARIANTS = ("U", "S", "F")
-# Metrics in the report: key, label, format, and whether higher is better.
+# Metrics in the report: key, label and number format.
 METRICS = (
     ("rps", "throughput at saturation (req/s)", "{:,.0f}"),
     ("cpu_us", "server CPU per request (us)", "{:,.0f}"),
@@ -205,7 +205,7 @@ def format_report(report: dict[str, Any]) -> str:
         labels.append((f"paced{index}_achieved", f"achieved of {rate:,.0f} req/s", "{:,.0f}"))
         labels.append((f"paced{index}_cpu_us", f"CPU/request at {rate:,.0f} req/s (us)", "{:,.0f}"))
     lines = [
-        f"machine: {report['machine']}",
+        f"machine: {report['machine']}, load average at the end {' '.join(report['load_average'])}",
         f"rounds: {report['rounds']}, request GET {PATH}, security middleware "
         f"{'on' if report['security'] else 'off'}, U saturation {report['u_calibration']:,.0f} "
         "req/s in calibration",
@@ -299,6 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report = {
         "machine": machine(),
+        # Other processes on the machine skew the figures, and the load average
+        # at the end shows how busy it was.
+        "load_average": Path("/proc/loadavg").read_text().split()[:3],
         "rounds": args.rounds,
         "security": args.security,
         "u_calibration": u_rate,

@@ -1,6 +1,6 @@
 """A constant-rate HTTP/1.1 client for latency at a fixed load.
 
-wrk sends as fast as the server answers, so its latency at saturation mostly
+wrk sends as fast as the server responds, so its latency at saturation mostly
 measures queueing. This client sends request ``i`` at ``start + i / rate``
 over keep-alive connections and reports percentiles. When every connection
 is busy at a request's scheduled time, its latency counts from that scheduled
