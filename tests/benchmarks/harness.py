@@ -38,7 +38,7 @@ from typing import Any
 import uvloop
 
 from otel_flux.stack import config as stack_config
-from otel_flux.stack import observe
+from otel_flux.stack import health, observe
 from tests.benchmarks import bench_processes as bp
 from tests.benchmarks.paced_client import run_paced
 from tests.support.stack import free_ports
@@ -49,6 +49,7 @@ VARIANTS = ("U", "S", "F")
 METRICS = (
     ("rps", "throughput at saturation (req/s)", "{:,.0f}"),
     ("cpu_us", "server CPU per request (us)", "{:,.0f}"),
+    ("core_share", "share of its core used at saturation", "{:.2f}"),
     ("startup_s", "startup (s)", "{:.2f}"),
     ("rss_mib", "resident memory after load (MiB)", "{:.1f}"),
     ("hwm_mib", "peak resident memory (MiB)", "{:.1f}"),
@@ -108,6 +109,8 @@ def measure(
             "startup_s": service.startup_s,
             "rps": wrk.requests_per_s,
             "cpu_us": cpu_used * 1e6 / max(1, wrk.requests),
+            # Below 1 when other processes took CPU 0 away from the service.
+            "core_share": cpu_used / args.saturation,
             "wrk_errors": wrk.non_2xx + wrk.socket_errors,
             "paced": [],
         }
@@ -236,6 +239,24 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def traces_in_jaeger(config: stack_config.StackConfig, variant: str) -> dict[str, int]:
+    """Return the traces per operation that a variant's run left in Jaeger.
+
+    Asked right after the run, because Jaeger's in-memory store drops the
+    oldest traces once later runs fill it.
+    """
+    jaeger = f"http://127.0.0.1:{config.port(stack_config.JAEGER_QUERY_PORT)}"
+    found: dict[str, int] = {}
+
+    def arrived() -> bool:
+        nonlocal found
+        found = observe.jaeger_traces_per_operation(jaeger, f"flux-bench-{variant}", limit=20)
+        return any(found.values())
+
+    health.wait_until(arrived, 15, interval=1.0)
+    return found
+
+
 def machine() -> str:
     model = "unknown CPU"
     try:
@@ -276,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rates = [u_rate * fraction for fraction in args.fractions]
         print(f"U saturation {u_rate:,.0f} req/s; constant rates {rates}", file=sys.stderr)
         runs = []
+        telemetry: dict[str, dict[str, int]] = {}
         for round_index in range(args.rounds):
             shift = round_index % len(args.variants)
             order = args.variants[shift:] + args.variants[:shift]
@@ -288,12 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{result['cpu_us']:,.0f} us/req, startup {result['startup_s']:.2f} s",
                     file=sys.stderr,
                 )
-        jaeger = f"http://127.0.0.1:{config.port(stack_config.JAEGER_QUERY_PORT)}"
-        telemetry = {
-            variant: observe.jaeger_traces_per_operation(jaeger, f"flux-bench-{variant}", limit=20)
-            for variant in args.variants
-            if variant != "U"
-        }
+                if variant != "U" and variant not in telemetry:
+                    telemetry[variant] = traces_in_jaeger(config, variant)
     finally:
         bp.stop_pipeline(config)
 
