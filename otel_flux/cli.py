@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "otel_flux.alerts.commands",
     "otel_flux.report",
     "otel_flux.security.commands",
+    "otel_flux.load.commands",
 )
 
 

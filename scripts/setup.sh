@@ -73,7 +73,7 @@ if [[ ! -x $venv/bin/python ]]; then
 fi
 log "installing otel_flux and its development dependencies into $venv"
 "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-"$venv/bin/python" -m pip install -q -e "$repo_root[dev,demo,report]" \
+"$venv/bin/python" -m pip install -q -e "$repo_root[dev,demo,report,load,bench]" \
   || fail "pip install of otel_flux failed; see the pip output above"
 
 if $build_binaries; then

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from opentelemetry import context, metrics, propagate, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -137,8 +138,16 @@ class FluxServerMiddleware:
             description="Duration of HTTP server requests, to the last body chunk sent.",
             explicit_bucket_boundaries_advisory=list(histogram_edges()[HTTP_SERVER_DURATION]),
         )
-        self._active = meter.create_up_down_counter(
+        # Requests in flight per (method, scheme), reported when a reader
+        # collects. An SDK UpDownCounter.add hashes its attributes and updates
+        # an aggregation on every call: the two calls per request cost about
+        # 19 us, a dict update 0.2 us (timeit, SDK 1.45.2, one AMD EPYC core).
+        # The observable instrument exports the same non-monotonic sum. The
+        # dict is written only on the event loop thread.
+        self._in_flight: dict[tuple[str, str], int] = {}
+        meter.create_observable_up_down_counter(
             "http.server.active_requests",
+            callbacks=[self._observe_in_flight],
             unit="{request}",
             description="Number of HTTP server requests in flight.",
         )
@@ -181,8 +190,8 @@ class FluxServerMiddleware:
         )
         scope[SCOPE_MARKER] = span
         token = context.attach(trace.set_span_in_context(span, parent))
-        metric_base = {"http.request.method": method, "url.scheme": scheme}
-        self._active.add(1, metric_base)
+        in_flight_key = (method, scheme)
+        self._in_flight[in_flight_key] = self._in_flight.get(in_flight_key, 0) + 1
 
         def finish(error: BaseException | None) -> None:
             exchange.finished = True
@@ -191,7 +200,7 @@ class FluxServerMiddleware:
             end_ns = exchange.start_ns + int(duration * 1e9)
             route = route_template(scope, root_path_at_start)
             status = exchange.status or 500
-            self._active.add(-1, metric_base)
+            self._in_flight[in_flight_key] -= 1
             self._record(span, method, scheme, route, status, error, duration, end_ns)
 
         async def send_and_watch(message: Message) -> None:
@@ -225,6 +234,15 @@ class FluxServerMiddleware:
                 # or an app that never sends a body): close the span anyway.
                 finish(None)
             context.detach(token)
+
+    def _observe_in_flight(self, options: CallbackOptions) -> Iterable[Observation]:
+        # dict() copies in one step under the GIL, so a request starting on the
+        # event loop thread meanwhile cannot break the iteration.
+        counts = dict(self._in_flight)
+        return [
+            Observation(count, {"http.request.method": method, "url.scheme": scheme})
+            for (method, scheme), count in counts.items()
+        ]
 
     def _start_attributes(
         self, scope: Scope, method: str, scheme: str, path: str

@@ -322,3 +322,21 @@ def test_unsupported_server_warned(
 
     assert warn_if_unsupported_server(argv) == expected
     assert ("not supported" in caplog.text) == (expected is not None)
+
+
+async def test_active_requests_counts_in_flight(telemetry: Telemetry) -> None:
+    """http.server.active_requests is 1 while a request runs and 0 once it has ended."""
+    observed: list[list[Any]] = []
+
+    async def watch(request: Request) -> Response:
+        observed.append(telemetry.histogram_points("http.server.active_requests"))
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/watch", watch)])
+    async with client(wrap(app, telemetry)) as http:
+        await http.get("/watch")
+    after = telemetry.histogram_points("http.server.active_requests")
+
+    assert [point.value for point in observed[0]] == [1]
+    assert dict(observed[0][0].attributes) == {"http.request.method": "GET", "url.scheme": "http"}
+    assert [point.value for point in after] == [0]

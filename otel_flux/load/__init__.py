@@ -1,0 +1,1 @@
+"""Load scenarios for the sample service, run headless with Locust: ``otel-flux load``."""
