@@ -11,8 +11,8 @@ def display_address(address: str, *, full: bool = False) -> str | None:
     """Return the address to put on a span, or None when it is not an IP address.
 
     By default the address is truncated to its network (/24 for IPv4, /64 for
-    IPv6) so no single client can be picked out of exported telemetry; an
-    IPv4-mapped IPv6 address is treated as the IPv4 address it carries.
+    IPv6), so no single client can be picked out of exported telemetry. An
+    IPv4-mapped IPv6 address is treated as the IPv4 address it contains.
     """
     try:
         ip = ipaddress.ip_address(address)

@@ -55,9 +55,9 @@ class _HeaderGetter(Getter[Scope]):
     """Reads propagation headers straight from the ASGI header list."""
 
     def get(self, carrier: Scope, key: str) -> list[str] | None:
-        wanted = key.lower().encode("latin-1")
+        header = key.lower().encode("latin-1")
         values = [
-            value.decode("latin-1") for name, value in carrier.get("headers", ()) if name == wanted
+            value.decode("latin-1") for name, value in carrier.get("headers", ()) if name == header
         ]
         return values or None
 
@@ -264,9 +264,9 @@ class FluxServerMiddleware:
                 attributes["server.port"] = server[1]
         client = scope.get("client")
         if client and self._client_address != "off":
-            shown = addresses.display_address(client[0], full=self._client_address == "full")
-            if shown:
-                attributes["client.address"] = shown
+            display = addresses.display_address(client[0], full=self._client_address == "full")
+            if display:
+                attributes["client.address"] = display
         return attributes
 
     def _record(

@@ -263,10 +263,10 @@ class Monitor:
     def _after_fork_in_child(self) -> None:
         """Start over in a forked worker (gunicorn, for example).
 
-        A lock held by the parent's thread at the moment of the fork stays held
-        forever in the child, and the thread itself does not exist there, so the
-        child gets new locks, an empty interval and history (the parent's
-        figures describe the parent), and its own thread.
+        A lock that the parent's thread held at the moment of the fork stays
+        locked forever in the child, and the thread itself does not exist there.
+        So the child gets new locks, its own thread, and an empty interval and
+        history, because the parent's figures describe the parent.
         """
         self._lock = threading.Lock()
         self._history_lock = threading.Lock()

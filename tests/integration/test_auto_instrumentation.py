@@ -199,7 +199,7 @@ def test_no_collector_listening(redis_server: RedisServer, tmp_path: Path) -> No
             after_load = resident_kib(service.process.pid)
         shutdown_seconds = service.stop()
 
-    # The span queue holds at most 2048 spans (OTEL_BSP_MAX_QUEUE_SIZE); 3000 more
+    # The span queue keeps at most 2048 spans (OTEL_BSP_MAX_QUEUE_SIZE); 3000 more
     # requests with nowhere to export must not grow memory by more than that bound.
     assert after_load - after_warmup < 40 * 1024
     assert shutdown_seconds is not None
