@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from otel_flux.instrumentation.config import ADMIN_PATH
 from otel_flux.metrics.monitor import Monitor, get_monitor
 from otel_flux.settings import ADMIN_TOKEN
 
@@ -43,7 +44,7 @@ class AdminEndpoints:
         prefix: str = DEFAULT_PREFIX,
         monitor: Callable[[], Monitor | None] = get_monitor,
     ) -> None:
-        self._expected = None if token is None else f"Bearer {token}".encode()
+        self._expected = None if token is None else token.encode()
         self._prefix = prefix.rstrip("/")
         self._monitor = monitor
         self.rejected = 0  # requests with a missing or wrong token
@@ -89,12 +90,16 @@ class AdminEndpoints:
 
 
 def _authorized(scope: Scope, expected: bytes) -> bool:
+    """Check ``Authorization: Bearer <token>``; the scheme is case-insensitive (RFC 9110)."""
     supplied = b""
     for name, value in scope.get("headers", ()):
         if name.lower() == b"authorization":
             supplied = bytes(value)
             break
-    return hmac.compare_digest(supplied, expected)
+    scheme, _, credentials = supplied.strip().partition(b" ")
+    if scheme.lower() != b"bearer":
+        credentials = b""
+    return hmac.compare_digest(credentials.strip(), expected)
 
 
 def _minutes(query: bytes) -> tuple[float | None, str]:
@@ -136,13 +141,13 @@ def _endpoints() -> AdminEndpoints:
     global _default
     with _default_lock:
         if _default is None:
-            _default = AdminEndpoints(ADMIN_TOKEN.read())
+            _default = AdminEndpoints(ADMIN_TOKEN.read(), ADMIN_PATH.read())
         return _default
 
 
 async def handle_admin(scope: Scope, receive: Receive, send: Send) -> bool:
-    """Serve ``/_flux/...`` admin requests, and return False for every other request.
+    """Serve admin requests under FLUX_ADMIN_PATH, and return False for every other request.
 
-    FLUX_ADMIN_TOKEN is read on the first call.
+    FLUX_ADMIN_TOKEN and FLUX_ADMIN_PATH are read on the first call.
     """
     return await _endpoints().handle(scope, receive, send)

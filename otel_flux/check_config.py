@@ -64,7 +64,9 @@ def run_check(connect: bool, out: TextIO) -> int:
         except ConfigError as exc:
             value = None
             errors.append(str(exc))
-            shown = "***" if setting.secret else (setting.raw() or "")
+            shown = (
+                f"{setting.format_default()} (invalid value rejected, the service uses the default)"
+            )
         if setting.secret and setting.raw() is not None:
             shown = "***"
         elif isinstance(value, str) and "://" in value:

@@ -168,7 +168,10 @@ def find_problems(environ: MutableMapping[str, str] | None = None) -> list[Probl
         if message is not None:
             shown = "***" if variable in SECRET_VARIABLES else value
             problems.append(Problem(variable, shown, message))
-    problems.extend(_port_mismatches(env))
+    # Traces and metrics usually share one endpoint; report such a mismatch once.
+    for problem in _port_mismatches(env):
+        if problem not in problems:
+            problems.append(problem)
     return problems
 
 

@@ -137,7 +137,17 @@ def write_chart(intervals: list[dict[str, Any]], path: Path) -> None:
     figure, axes = plt.subplots(figsize=(10, 4))
     for name in ("p50", "p95", "p99"):
         values = [entry["latency_ms"].get(name) for entry in intervals]
-        axes.plot(minutes, [float("nan") if v is None else v for v in values], label=name)
+        # Markers keep an interval visible when its neighbours had no requests.
+        axes.plot(
+            minutes,
+            [float("nan") if v is None else v for v in values],
+            label=name,
+            marker="o",
+            markersize=3,
+        )
+    # The window covers at least the 60 minutes of history, so one interval
+    # does not fill the whole axis.
+    axes.set_xlim(min(-60.0, min(minutes, default=0.0)) - 1.0, 1.0)
     axes.set_xlabel("minutes before the latest interval")
     axes.set_ylabel("HTTP latency (ms)")
     axes.set_title("HTTP server latency per interval")

@@ -85,7 +85,9 @@ class Setting(Generic[T]):
             return self.parse(text)
         except ValueError as exc:
             shown = "***" if self.secret else text
-            raise ConfigError(self.env, shown, self.accepted, str(exc)) from None
+            # A parser's "use ..." reason repeats the accepted values; leave it out.
+            reason = "" if str(exc).startswith("use ") else str(exc)
+            raise ConfigError(self.env, shown, self.accepted, reason) from None
 
     def read(self, environ: Mapping[str, str] | None = None) -> T:
         """Parse the variable; on an invalid value log once, count it, use the default."""

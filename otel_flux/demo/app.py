@@ -61,11 +61,28 @@ def _unavailable() -> Response:
     )
 
 
+async def _seed_files(redis: Redis) -> None:
+    await redis.hset(_FILES_KEY, mapping={str(f["id"]): json.dumps(f) for f in DEMO_FILES})
+
+
 async def _seed(redis: Redis, hasher: users.PasswordHasher) -> None:
     for email, password in users.DEMO_USERS.items():
         if not await redis.exists(users.user_key(email)):
             await users.create_user(redis, hasher, email, password)
-    await redis.hset(_FILES_KEY, mapping={str(f["id"]): json.dumps(f) for f in DEMO_FILES})
+    await _seed_files(redis)
+
+
+async def _restore_demo_user(
+    redis: Redis, hasher: users.PasswordHasher, email: str
+) -> dict[Any, Any]:
+    """Recreate a demo user lost with Redis's data (the local stack keeps none on disk)."""
+    password = users.DEMO_USERS.get(email.strip().lower())
+    if password is None:
+        return {}
+    _logger.warning("demo user data missing from Redis; creating the demo users again")
+    await users.create_user(redis, hasher, email.strip().lower(), password)
+    record: dict[Any, Any] = await redis.hgetall(users.user_key(email))
+    return record
 
 
 @contextlib.asynccontextmanager
@@ -131,6 +148,8 @@ async def login(request: Request) -> Response:
     hasher: users.PasswordHasher = request.app.state.hasher
     try:
         record = await redis.hgetall(users.user_key(email))
+        if not record:
+            record = await _restore_demo_user(redis, hasher, email)
     except (RedisError, OSError):
         return _unavailable()
 
@@ -150,8 +169,13 @@ async def login(request: Request) -> Response:
 
 
 async def list_files(request: Request) -> Response:
+    redis = _redis(request)
     try:
-        raw = await _redis(request).hvals(_FILES_KEY)
+        raw = await redis.hvals(_FILES_KEY)
+        if not raw:
+            # Redis lost its data (a restart without persistence): restore the files.
+            await _seed_files(redis)
+            raw = await redis.hvals(_FILES_KEY)
     except (RedisError, OSError):
         return _unavailable()
     files = sorted((json.loads(item) for item in raw), key=lambda f: int(f["id"]))
@@ -160,8 +184,12 @@ async def list_files(request: Request) -> Response:
 
 async def get_file(request: Request) -> Response:
     file_id = request.path_params["file_id"]
+    redis = _redis(request)
     try:
-        raw = await _redis(request).hget(_FILES_KEY, file_id)
+        raw = await redis.hget(_FILES_KEY, file_id)
+        if raw is None and not await redis.exists(_FILES_KEY):
+            await _seed_files(redis)
+            raw = await redis.hget(_FILES_KEY, file_id)
     except (RedisError, OSError):
         return _unavailable()
     if raw is None:

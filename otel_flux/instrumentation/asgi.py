@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from opentelemetry import context, metrics, propagate, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -43,6 +44,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # Set in the scope of every request this middleware handles; another instance of
 # it, and the upstream middleware once patched, pass such requests through.
 SCOPE_MARKER = "otel_flux.server_span"
+
+# FastAPI 0.165 and later trace each request themselves unless this scope key is
+# present (they set it to None where their own telemetry is off), which would add
+# a second SERVER span in a separate trace and count every request twice.
+_FASTAPI_TELEMETRY_KEY = "fastapi.telemetry"
 
 # Methods named as such on spans and metrics; anything else becomes _OTHER, as the
 # HTTP semantic conventions require, so arbitrary verbs cannot add series.
@@ -157,6 +163,7 @@ class FluxServerMiddleware:
             await self.app(scope, receive, send)
             return
 
+        scope.setdefault(_FASTAPI_TELEMETRY_KEY, None)
         path: str = scope.get("path", "")
         if (
             self._admin is not None
@@ -167,7 +174,13 @@ class FluxServerMiddleware:
         if path in self._excluded_paths or (
             self._excluded_pattern is not None and self._excluded_pattern.search(path)
         ):
-            await self.app(scope, receive, send)
+            # Nothing inside an excluded request is recorded either: the Redis
+            # instrumentation and the security middleware check this flag.
+            token = context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                context.detach(token)
             return
 
         await self._traced(scope, receive, send, path)
@@ -181,8 +194,9 @@ class FluxServerMiddleware:
         root_path_at_start = scope.get("root_path", "")
 
         parent = propagate.extract(scope, getter=_GETTER)
+        # The HTTP semantic conventions name a span of an unknown method "HTTP".
         span = self._tracer.start_span(
-            method,
+            "HTTP" if method == "_OTHER" else method,
             context=parent,
             kind=SpanKind.SERVER,
             attributes=self._start_attributes(scope, method, scheme, path),
@@ -293,7 +307,7 @@ class FluxServerMiddleware:
 
         if route is not None:
             metric_attributes["http.route"] = route
-            span.update_name(f"{method} {route}")
+            span.update_name(f"{'HTTP' if method == '_OTHER' else method} {route}")
             span.set_attribute("http.route", route)
         span.set_attribute("http.response.status_code", status)
         if error_type is not None:

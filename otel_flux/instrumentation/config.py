@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from otel_flux.settings import Setting, define, parse_bool, parse_csv, parse_str
+from otel_flux.settings import Setting, define, parse_bool, parse_csv
 
 EXCLUDED_PATHS: Setting[tuple[str, ...]] = define(
     "FLUX_EXCLUDED_PATHS",
@@ -39,10 +39,17 @@ CLIENT_ADDRESS = define(
     group="instrumentation",
 )
 
+
+def _parse_path_prefix(text: str) -> str:
+    if not text.startswith("/") or text == "/" or any(c.isspace() for c in text):
+        raise ValueError("it must start with / and name a path such as /_flux")
+    return text.rstrip("/")
+
+
 ADMIN_PATH = define(
     "FLUX_ADMIN_PATH",
     "/_flux",
-    parse_str,
+    _parse_path_prefix,
     accepted="a URL path prefix starting with /",
     doc="Prefix of the admin endpoints served in front of the app when FLUX_ADMIN_TOKEN is set.",
     group="instrumentation",

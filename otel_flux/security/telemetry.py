@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.util.types import AttributeValue
 
 CHECK_RATE_LIMIT = "rate_limit"
@@ -67,6 +68,8 @@ class SecurityTelemetry:
         attributes: Mapping[str, AttributeValue],
     ) -> None:
         """Emit the span of one check, covering the Redis call it shared with the others."""
+        if not is_instrumentation_enabled():
+            return
         tracer, _, _ = self._instruments()
         span_attributes: dict[str, Any] = {"security.decision": decision, **attributes}
         span = tracer.start_span(
@@ -80,6 +83,8 @@ class SecurityTelemetry:
         span.end(end_time=end_ns)
 
     def count_decision(self, check: str, decision: str, route: str | None) -> None:
+        if not is_instrumentation_enabled():
+            return
         _, decisions, _ = self._instruments()
         attributes = {"security.check": check, "security.decision": decision}
         if route is not None:
@@ -88,5 +93,7 @@ class SecurityTelemetry:
 
     def record_duration(self, phase: str, seconds: float, outcome: str) -> None:
         """Record the duration of one Redis call: ``phase`` is ``check`` or ``record``."""
+        if not is_instrumentation_enabled():
+            return
         _, _, duration = self._instruments()
         duration.record(seconds, {"security.phase": phase, "security.outcome": outcome})

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from otel_flux.errors import ConfigError, FluxError
-from otel_flux.stack import binaries, health, instances, observe, runner, traffic
+from otel_flux.stack import binaries, health, instances, observe, ports, runner, traffic
 from otel_flux.stack import config as cfg
 from otel_flux.stack.components import SERVICE_NAME
 from otel_flux.stack.config import StackConfig
@@ -71,6 +73,9 @@ def _up(args: argparse.Namespace) -> int:
             print(f"{layout.count} sample-service instances behind nginx")
         try:
             runner.up(config, built, components=components)
+        except ports.PortInUseError:
+            # The ports are checked before anything starts, so nothing is running.
+            raise
         except FluxError:
             print(
                 "components that started before the failure keep running; "
@@ -142,7 +147,9 @@ def _send_traffic_and_report(config: StackConfig) -> None:
     prometheus_url = f"http://127.0.0.1:{config.port(cfg.PROMETHEUS_PORT)}"
 
     requests = traffic.burst_requests()
-    statuses = traffic.send_burst(service_url, requests)
+    statuses = traffic.send_burst(
+        service_url, requests, source_address=traffic.new_source_address()
+    )
     summary = ", ".join(
         f"{count} x {status or 'no response'}" for status, count in sorted(statuses.items())
     )
@@ -189,4 +196,15 @@ def _print_addresses(config: StackConfig) -> None:
     print(f"Jaeger API:  http://127.0.0.1:{config.port(cfg.JAEGER_QUERY_PORT)}/api/services")
     print(f"Prometheus:  http://127.0.0.1:{config.port(cfg.PROMETHEUS_PORT)}")
     print(f"Service:     http://127.0.0.1:{config.port(cfg.SERVICE_PORT)}")
-    print("Stop with:   otel-flux stack down")
+    print(f"Stop with:   {_command_path()} stack down")
+
+
+def _command_path() -> str:
+    """Return how to run otel-flux again: the plain name only when it is on PATH."""
+    installed = Path(sys.executable).parent / "otel-flux"
+    on_path = shutil.which("otel-flux")
+    if on_path is not None and Path(on_path).resolve() == installed.resolve():
+        return "otel-flux"
+    if installed.exists():
+        return str(installed)
+    return "otel-flux"

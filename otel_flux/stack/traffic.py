@@ -6,6 +6,7 @@ import http.client
 import importlib
 import json
 import logging
+import secrets
 import urllib.parse
 from collections import Counter
 
@@ -52,6 +53,14 @@ def burst_requests(rounds: int = 5) -> list[Request]:
 # middleware. Sending from another loopback address keeps the user's own
 # requests from 127.0.0.1 unaffected after `stack up`.
 BURST_SOURCE_ADDRESS = "127.0.0.2"
+
+
+def new_source_address() -> str:
+    """Return a loopback address for one burst, so a second `stack up` is not banned.
+
+    127.0.0.1 is the user's and 127.0.0.254 the multi-instance health probe's.
+    """
+    return f"127.0.{secrets.randbelow(250)}.{2 + secrets.randbelow(250)}"
 
 
 def send_burst(

@@ -115,3 +115,20 @@ async def test_no_monitor_is_503() -> None:
         response = await client.get("/_flux/alerts", headers=_auth())
 
     assert response.status_code == 503
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer"])
+async def test_bearer_scheme_case_insensitive(monitor: Monitor, scheme: str) -> None:
+    async with _client(AdminEndpoints(TOKEN, monitor=lambda: monitor)) as client:
+        response = await client.get("/_flux/alerts", headers={"Authorization": f"{scheme} {TOKEN}"})
+
+    assert response.status_code == 200
+
+
+async def test_custom_prefix(monitor: Monitor) -> None:
+    async with _client(AdminEndpoints(TOKEN, "/ops", monitor=lambda: monitor)) as client:
+        moved = await client.get("/ops/alerts", headers=_auth())
+        old = await client.get("/_flux/alerts", headers=_auth())
+
+    assert moved.status_code == 200
+    assert old.status_code == 418

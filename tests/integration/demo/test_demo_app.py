@@ -113,3 +113,23 @@ async def test_redis_down_gives_503_not_500(monkeypatch: pytest.MonkeyPatch) -> 
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) >= 1
     assert files.status_code == 503
+
+
+async def test_data_restored_after_redis_loses_it(
+    client: httpx.AsyncClient, redis_server: RedisServer
+) -> None:
+    """A Redis restart without persistence must not leave the demo without users or files."""
+    import redis as redis_client
+
+    with redis_client.Redis.from_url(redis_server.url) as admin:
+        admin.delete("flux:demo:files", *admin.keys("flux:demo:user:*"))
+
+    single = await client.get("/api/files/2")
+    listing = await client.get("/api/files")
+    login = await client.post(
+        "/api/auth/login", json={"email": "alice@example.com", "password": "wonderland-42"}
+    )
+
+    assert single.status_code == 200
+    assert len(listing.json()["files"]) == 4
+    assert login.status_code == 200

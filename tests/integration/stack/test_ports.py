@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from otel_flux.stack import config, ports, runner
+from tests.support.stack import stack_environ
 
 
 @pytest.fixture
@@ -73,9 +74,11 @@ def test_stack_up_refuses_taken_redis_port(listener: int, tmp_path: Path) -> Non
 
 def test_stack_up_checks_all_ports_first(listener: int, tmp_path: Path) -> None:
     """A taken service port, the last component's, fails before Redis starts."""
-    settings = config.load(
-        {"FLUX_SERVICE_PORT": str(listener), "FLUX_RUN_DIR": str(tmp_path / "run")}
-    )
+    # Every other port is a free one, so a stack already running on the default
+    # ports (after `otel-flux stack up`) cannot fail the check first.
+    environ = stack_environ(tmp_path / "run")
+    environ["FLUX_SERVICE_PORT"] = str(listener)
+    settings = config.load(environ)
 
     with pytest.raises(ports.PortInUseError, match="FLUX_SERVICE_PORT"):
         runner.up(settings, built={}, say=lambda line: None)

@@ -115,3 +115,21 @@ def test_drop_invalid_removes_value_and_logs(caplog: pytest.LogCaptureFixture) -
     assert [p.variable for p in problems] == ["OTEL_BSP_SCHEDULE_DELAY"]
     assert "OTEL_BSP_SCHEDULE_DELAY" not in environ
     assert "'soon'" in caplog.text
+
+
+def test_shared_endpoint_mismatch_reported_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+
+    problems = otel_env.find_problems()
+
+    assert len(problems) == 1
+
+
+def test_admin_path_needs_leading_slash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLUX_ADMIN_PATH", "admin")
+
+    code, output = check()
+
+    assert code == 1
+    assert "FLUX_ADMIN_PATH" in output

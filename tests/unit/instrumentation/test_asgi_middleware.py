@@ -210,7 +210,7 @@ async def test_unknown_method_becomes_other(telemetry: Telemetry) -> None:
 
     span = telemetry.spans()[0]
 
-    assert span.name == "_OTHER /items/{item_id}"
+    assert span.name == "HTTP /items/{item_id}"
     assert span.attributes is not None
     assert span.attributes["http.request.method_original"] == "FROBNICATE"
 
@@ -340,3 +340,42 @@ async def test_active_requests_counts_in_flight(telemetry: Telemetry) -> None:
     assert [point.value for point in observed[0]] == [1]
     assert dict(observed[0][0].attributes) == {"http.request.method": "GET", "url.scheme": "http"}
     assert [point.value for point in after] == [0]
+
+
+async def test_excluded_path_suppresses_instrumentation(telemetry: Telemetry) -> None:
+    """Instrumentation inside a health check (Redis, security checks) records nothing."""
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    seen: dict[str, bool] = {}
+
+    async def probe(request: Request) -> Response:
+        seen[request.url.path] = is_instrumentation_enabled()
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/health", probe), Route("/work", probe)])
+    async with client(wrap(app, telemetry)) as http:
+        await http.get("/health")
+        await http.get("/work")
+
+    assert seen["/health"] is False
+    assert seen["/work"] is True
+    assert is_instrumentation_enabled() is True
+
+
+async def test_fastapi_native_telemetry_stays_off(telemetry: Telemetry) -> None:
+    """FastAPI's own tracing would add a second SERVER span in a separate trace."""
+    fastapi = pytest.importorskip("fastapi")
+    app = fastapi.FastAPI()
+
+    @app.get("/things/{thing_id}")
+    async def thing(thing_id: str) -> dict[str, str]:
+        return {"id": thing_id}
+
+    async with client(wrap(app, telemetry)) as http:
+        response = await http.get("/things/7")
+
+    spans = telemetry.spans()
+
+    assert response.status_code == 200
+    assert [span.name for span in spans] == ["GET /things/{thing_id}"]
+    assert len(telemetry.histogram_points("http.server.request.duration")) == 1
