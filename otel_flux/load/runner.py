@@ -224,6 +224,9 @@ def run_locust(
         "--flux-visitor-pace", repr(scenario.visitor_pace_per_s),
         "--flux-attackers", str(scenario.attackers),
         "--flux-attacker-pace", repr(attacker_pace_per_s),
+        # Start offsets spread users over one request interval, capped so
+        # that every user sends in short runs too.
+        "--flux-max-offset", repr(scenario.duration_s / 2),
         *classes,
     ]  # fmt: skip
     log_path = results_dir / "locust.log"
