@@ -40,7 +40,7 @@ def _add_arguments(parser: Any) -> None:
     group.add_argument("--flux-attackers", type=int, default=0, help="attackers or bots")
     group.add_argument("--flux-attacker-pace", type=float, default=1.0, help="requests/s each")
     group.add_argument(
-        "--flux-max-offset", type=float, default=60.0, help="longest start offset, seconds"
+        "--flux-max-offset", type=float, default=60.0, help="maximum start offset, seconds"
     )
 
 
@@ -90,11 +90,10 @@ class _Client(FastHttpUser):
         _statuses[self.group][self.address] = self.statuses
 
     def on_start(self) -> None:
-        # Locust starts every user within a second or two, and constant
-        # pacing keeps their phases, so without an offset all users fire
-        # together once per interval: 100 users at one request per 6 s came
-        # as bursts of 100 and queued at the service for tens of ms. A random
-        # offset within one interval spreads the requests evenly.
+        # Locust starts every user within a second or two, and constant pacing
+        # keeps their phases. Without an offset, 100 users at one request per
+        # 6 s arrived as bursts of 100 and queued at the service for tens of
+        # ms. A random offset within one interval spreads the requests evenly.
         offset = random.random() * min(1 / self.pace, self.max_offset)  # noqa: S311
         # Locust patches time.sleep to yield to the other users.
         time.sleep(offset)
