@@ -30,7 +30,6 @@ from otel_flux.errors import FluxError
 from otel_flux.load import checks
 from otel_flux.load.addresses import Role, client_address, client_key
 from otel_flux.load.checks import CheckResult, ClientState
-from otel_flux.load.probe import LatencyProbe
 from otel_flux.load.scenarios import Scenario
 from otel_flux.security.keys import KeySpace
 
@@ -67,8 +66,6 @@ class RunSummary:
     attackers: int
     attacker_pace_per_s: float
     stats: dict[str, float] = field(default_factory=dict)
-    # Latency of the probe beside Locust (see probe.py); reported, not judged.
-    probe: dict[str, float] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
 
     @property
@@ -100,12 +97,7 @@ def run(
             f"at {pace:g}/s each, {scenario.duration_s:g} s against {url}; results in "
             f"{results_dir}"
         )
-        probe = LatencyProbe(url, run_tag)
-        probe.start()
-        try:
-            run_locust(scenario, url, results_dir, run_tag, pace)
-        finally:
-            probe.stop()
+        run_locust(scenario, url, results_dir, run_tag, pace)
         outcomes = _read_outcomes(results_dir / "outcomes.json")
         attack = {**outcomes.get("attackers", {}), **outcomes.get("bots", {})}
         states = read_states(redis, keys, list(attack))
@@ -121,7 +113,6 @@ def run(
         attackers=scenario.attackers,
         attacker_pace_per_s=pace,
         stats={**asdict(stats), "failure_pct": stats.failure_pct},
-        probe=probe.percentiles(),
         checks=judge(scenario, stats, outcomes, states, brute_force_threshold),
     )
     write_summary(summary, results_dir)
@@ -233,6 +224,9 @@ def run_locust(
         "--flux-visitor-pace", repr(scenario.visitor_pace_per_s),
         "--flux-attackers", str(scenario.attackers),
         "--flux-attacker-pace", repr(attacker_pace_per_s),
+        # Start offsets spread users over one request interval, capped so
+        # that every user sends in short runs too.
+        "--flux-max-offset", repr(scenario.duration_s / 2),
         *classes,
     ]  # fmt: skip
     log_path = results_dir / "locust.log"
@@ -315,13 +309,6 @@ def format_summary(summary: RunSummary) -> str:
         f"({stats['failure_pct']:.3f}%), p50 {stats['p50_ms']:g} ms, "
         f"p95 {stats['p95_ms']:g} ms, p99 {stats['p99_ms']:g} ms",
     ]
-    probe = summary.probe
-    if probe.get("requests"):
-        lines.append(
-            f"  probe beside Locust: {probe['requests']:.0f} requests, {probe['errors']:.0f} "
-            f"errors, p50 {probe['p50_ms']:.1f} ms, p95 {probe['p95_ms']:.1f} ms, "
-            f"p99 {probe['p99_ms']:.1f} ms"
-        )
     for check in summary.checks:
         lines.append(f"  [{'pass' if check.passed else 'FAIL'}] {check.name}: {check.detail}")
     lines.append(f"  reports: {summary.results_dir}")

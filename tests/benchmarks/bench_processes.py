@@ -168,11 +168,18 @@ def service_environ(variant: str, config: StackConfig, security: bool) -> dict[s
 
 
 def start_service(
-    variant: str, port: int, config: StackConfig, bench_bin: Path, security: bool, log: Path
+    variant: str,
+    port: int,
+    config: StackConfig,
+    bench_bin: Path,
+    security: bool,
+    log: Path,
+    extra_environ: Mapping[str, str] | None = None,
 ) -> Service:
     """Start a variant pinned to the service CPU; time it until /health returns 200."""
     command = pin(SERVICE_CPU, service_command(variant, port, bench_bin))
     environ = service_environ(variant, config, security)
+    environ.update(extra_environ or {})
     started = time.perf_counter()
     with log.open("ab") as out:
         child = subprocess.Popen(

@@ -73,6 +73,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="connections (default 32)")
     parser.add_argument("--security", action="store_true", help="keep the middleware on")
     parser.add_argument("--bench-venv", type=Path, default=bp.default_bench_venv())
+    parser.add_argument(
+        "--f-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set an environment variable for F only; repeatable",
+    )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     parser.add_argument("--json", type=Path, default=Path("results") / f"bench-{stamp}.json")
     args = parser.parse_args(argv)
@@ -81,6 +88,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown or "U" not in args.variants:
         parser.error(f"--variants must include U and use only {', '.join(VARIANTS)}")
     args.fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
+    args.f_environ = {}
+    for item in args.f_env:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            parser.error(f"invalid --f-env {item!r}: expected NAME=VALUE")
+        args.f_environ[name] = value
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     return args
@@ -96,7 +109,8 @@ def measure(
     """Start one variant, load it, and return its figures."""
     port = free_ports(1)[0]
     log = config.run_dir / f"service-{variant}.log"
-    service = bp.start_service(variant, port, config, bench_bin, args.security, log)
+    extra = args.f_environ if variant == "F" else None
+    service = bp.start_service(variant, port, config, bench_bin, args.security, log, extra)
     url = f"http://127.0.0.1:{port}{PATH}"
     try:
         if args.warmup > 0:
@@ -320,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Other processes on the machine skew the figures, and the load average
         # at the end shows how busy it was.
         "load_average": Path("/proc/loadavg").read_text().split()[:3],
+        "f_environ": args.f_environ,
         "rounds": args.rounds,
         "security": args.security,
         "u_calibration": u_rate,

@@ -6,7 +6,6 @@ import pytest
 
 from otel_flux.load import runner, scenarios
 from otel_flux.load.addresses import Role, client_address, client_key
-from otel_flux.load.probe import LatencyProbe
 from otel_flux.security.client import ClientResolver
 
 
@@ -83,12 +82,3 @@ def test_bot_pace_from_policy() -> None:
 def test_bot_pace_needs_policy() -> None:
     with pytest.raises(runner.LoadRunError, match="RateLimit-Policy"):
         runner.attacker_pace(scenarios.get("bot-attack"), None)
-
-
-def test_probe_percentiles_nearest_rank() -> None:
-    probe = LatencyProbe("http://127.0.0.1:9", run_tag=1)
-    probe.latencies_ms = [float(value) for value in range(100, 0, -1)]
-
-    figures = probe.percentiles()
-
-    assert figures == {"requests": 100, "errors": 0, "p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0}
