@@ -43,7 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    result: int = func(args)
+    try:
+        result: int = func(args)
+    except BrokenPipeError:
+        # The reader went away (`otel-flux security bans | head`); stop quietly.
+        sys.stderr.close()
+        return 0
     return result
 
 

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -219,7 +219,17 @@ def create_app() -> Starlette:
         Route("/api/files/{file_id}", get_file, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
-    redis = Redis.from_url(REDIS_URL.read(), socket_timeout=2.0, socket_connect_timeout=2.0)
+    # A blocking pool makes a burst of requests wait up to 2 s for a connection;
+    # redis-py's default pool raises at once past 100 connections, and those
+    # requests would answer 503 although Redis is healthy.
+    pool = BlockingConnectionPool.from_url(
+        REDIS_URL.read(),
+        max_connections=200,
+        timeout=2.0,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+    )
+    redis = Redis.from_pool(pool)  # the client owns the pool and closes it
     middleware = []
     if config.SECURITY_ENABLED.read():
         middleware.append(Middleware(SecurityMiddleware, redis=redis))
