@@ -49,7 +49,7 @@ def test_values_parsed_from_environment() -> None:
         (config.RATE_LIMIT, "0", "below the minimum"),
         (config.RATE_LIMIT_WINDOW, "soon", "not a number"),
         (config.LOGIN_FAILURE_STATUSES, "200", "below the minimum"),
-        (config.ON_REDIS_ERROR, "maybe", "use one of allow, reject"),
+        (config.ON_REDIS_ERROR, "maybe", "expected allow or reject"),
         (config.BAN_JITTER, "2", "above the maximum"),
     ],
 )
