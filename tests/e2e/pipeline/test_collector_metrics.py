@@ -15,7 +15,8 @@ DATA_TIMEOUT = 60.0
 
 @pytest.fixture(scope="module")
 def traffic_sent(pipeline: PipelineStack) -> None:
-    traffic.send_burst(pipeline.service, [("GET", "/health", None)] * 5)
+    # /health produces no telemetry, so the requests go to a traced route.
+    traffic.send_burst(pipeline.service, [("GET", "/api/files", None)] * 5)
 
 
 @pytest.mark.parametrize(
