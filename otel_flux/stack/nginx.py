@@ -13,19 +13,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Path nginx answers itself, without an instance, so its own health can be
+# Path that nginx serves itself, without an instance, so its own health can be
 # probed apart from the instances behind it.
 HEALTH_PATH = "/-/nginx/health"
 
-# Largest request body. Bodies up to this size stay in memory, so nginx
-# workers never write temporary files; that matters when the master runs as
-# root and the workers, as an unprivileged user, cannot enter the run directory.
+# Maximum request body. Bodies up to this size stay in memory, so nginx
+# workers never write temporary files. That matters when the master runs as
+# root, because the workers then run as an unprivileged user that cannot enter
+# the run directory.
 _MAX_BODY = "1m"
 
 
 @dataclass(frozen=True, slots=True)
 class NginxLayout:
-    """Where one nginx deployment listens, logs and keeps its files."""
+    """Listen address, log files and working files of one nginx deployment."""
 
     listen: str
     upstreams: Sequence[str]
