@@ -156,50 +156,33 @@ def _pipeline_operation(pipeline: Any) -> tuple[str, str, int]:
     return operation, "\n".join(statements), len(stack)
 
 
-def _wrap_command(original: Callable[..., Any], telemetry: _Telemetry) -> Callable[..., Any]:
+# What a wrapped call reports: operation name, statement and batch size, or None
+# for a call that is not traced (an empty pipeline).
+Description = tuple[str, str, int] | None
+
+
+def _describe_command(client: Any, args: tuple[Any, ...]) -> Description:
+    return command_name(args), sanitized_statement(args), 0
+
+
+def _describe_pipeline(pipeline: Any, args: tuple[Any, ...]) -> Description:
+    if not pipeline.command_stack:
+        return None
+    return _pipeline_operation(pipeline)
+
+
+Describe = Callable[[Any, tuple[Any, ...]], Description]
+
+
+def _wrap_sync(
+    original: Callable[..., Any], telemetry: _Telemetry, describe: Describe
+) -> Callable[..., Any]:
     @functools.wraps(original)
-    def execute_command(self: Any, *args: Any, **options: Any) -> Any:
-        if not is_instrumentation_enabled():
-            return original(self, *args, **options)
-        operation = command_name(args)
-        span = telemetry.start(self, operation, sanitized_statement(args), 0)
-        started = time.perf_counter()
-        try:
-            result = original(self, *args, **options)
-        except BaseException as exc:
-            telemetry.finish(self, span, operation, started, exc)
-            raise
-        telemetry.finish(self, span, operation, started, None)
-        return result
-
-    return execute_command
-
-
-def _wrap_async_command(original: Callable[..., Any], telemetry: _Telemetry) -> Callable[..., Any]:
-    @functools.wraps(original)
-    async def execute_command(self: Any, *args: Any, **options: Any) -> Any:
-        if not is_instrumentation_enabled():
-            return await original(self, *args, **options)
-        operation = command_name(args)
-        span = telemetry.start(self, operation, sanitized_statement(args), 0)
-        started = time.perf_counter()
-        try:
-            result = await original(self, *args, **options)
-        except BaseException as exc:
-            telemetry.finish(self, span, operation, started, exc)
-            raise
-        telemetry.finish(self, span, operation, started, None)
-        return result
-
-    return execute_command
-
-
-def _wrap_pipeline(original: Callable[..., Any], telemetry: _Telemetry) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not is_instrumentation_enabled() or not self.command_stack:
+    def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
+        description = describe(self, args) if is_instrumentation_enabled() else None
+        if description is None:
             return original(self, *args, **kwargs)
-        operation, statement, batch = _pipeline_operation(self)
+        operation, statement, batch = description
         span = telemetry.start(self, operation, statement, batch)
         started = time.perf_counter()
         try:
@@ -210,15 +193,18 @@ def _wrap_pipeline(original: Callable[..., Any], telemetry: _Telemetry) -> Calla
         telemetry.finish(self, span, operation, started, None)
         return result
 
-    return execute
+    return traced
 
 
-def _wrap_async_pipeline(original: Callable[..., Any], telemetry: _Telemetry) -> Callable[..., Any]:
+def _wrap_async(
+    original: Callable[..., Any], telemetry: _Telemetry, describe: Describe
+) -> Callable[..., Any]:
     @functools.wraps(original)
-    async def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not is_instrumentation_enabled() or not self.command_stack:
+    async def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
+        description = describe(self, args) if is_instrumentation_enabled() else None
+        if description is None:
             return await original(self, *args, **kwargs)
-        operation, statement, batch = _pipeline_operation(self)
+        operation, statement, batch = description
         span = telemetry.start(self, operation, statement, batch)
         started = time.perf_counter()
         try:
@@ -229,18 +215,21 @@ def _wrap_async_pipeline(original: Callable[..., Any], telemetry: _Telemetry) ->
         telemetry.finish(self, span, operation, started, None)
         return result
 
-    return execute
+    return traced
 
 
-def _targets() -> list[tuple[type, str, Callable[..., Any]]]:
+Wrap = Callable[[Callable[..., Any], _Telemetry, Describe], Callable[..., Any]]
+
+
+def _targets() -> list[tuple[type, str, Wrap, Describe]]:
     import redis.asyncio.client as async_client
     import redis.client as sync_client
 
     return [
-        (sync_client.Redis, "execute_command", _wrap_command),
-        (sync_client.Pipeline, "execute", _wrap_pipeline),
-        (async_client.Redis, "execute_command", _wrap_async_command),
-        (async_client.Pipeline, "execute", _wrap_async_pipeline),
+        (sync_client.Redis, "execute_command", _wrap_sync, _describe_command),
+        (sync_client.Pipeline, "execute", _wrap_sync, _describe_pipeline),
+        (async_client.Redis, "execute_command", _wrap_async, _describe_command),
+        (async_client.Pipeline, "execute", _wrap_async, _describe_pipeline),
     ]
 
 
@@ -250,18 +239,18 @@ def instrument(
 ) -> None:
     """Patch the redis-py client classes; calling it twice changes nothing."""
     telemetry = _Telemetry(tracer_provider, meter_provider)
-    for cls, attribute, wrap in _targets():
+    for cls, attribute, wrap, describe in _targets():
         current = cls.__dict__[attribute]
         if hasattr(current, _ORIGINAL):
             continue
-        wrapped = wrap(current, telemetry)
+        wrapped = wrap(current, telemetry, describe)
         setattr(wrapped, _ORIGINAL, current)
         setattr(cls, attribute, wrapped)
 
 
 def uninstrument() -> None:
     """Restore the original redis-py methods."""
-    for cls, attribute, _ in _targets():
+    for cls, attribute, _, _ in _targets():
         original = getattr(cls.__dict__[attribute], _ORIGINAL, None)
         if original is not None:
             setattr(cls, attribute, original)
