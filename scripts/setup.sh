@@ -39,8 +39,8 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq || fail "apt-get update failed; check the package sources"
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null || fail "apt-get install ${missing[*]} failed"
-  # The packages start system services on install; the stack runs its own copies
-  # on its own ports, so stop those to keep the default ports free.
+  # The packages may start system services on install. The stack runs its own
+  # copies on its own ports, so stop those to keep the default ports free.
   for service in redis-server prometheus nginx; do
     if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
       $sudo systemctl stop "$service" || true

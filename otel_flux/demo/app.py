@@ -219,9 +219,9 @@ def create_app() -> Starlette:
         Route("/api/files/{file_id}", get_file, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
-    # A blocking pool makes a burst of requests wait up to 2 s for a connection;
-    # redis-py's default pool raises at once past 100 connections, and those
-    # requests would answer 503 although Redis is healthy.
+    # A blocking pool makes a burst of requests wait up to 2 s for a connection.
+    # redis-py's default pool raises at once past 100 connections, so those
+    # requests would get 503 although Redis is healthy.
     pool = BlockingConnectionPool.from_url(
         REDIS_URL.read(),
         max_connections=200,

@@ -45,9 +45,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # it, and the upstream middleware once patched, pass such requests through.
 SCOPE_MARKER = "otel_flux.server_span"
 
-# FastAPI 0.165 and later trace each request themselves unless this scope key is
-# present (they set it to None where their own telemetry is off), which would add
-# a second SERVER span in a separate trace and count every request twice.
+# FastAPI 0.165 traces each request itself unless this scope key is present, and
+# it sets the key to None where its own telemetry is off. Without it, every
+# request gets a second SERVER span in a separate trace and is counted twice.
 _FASTAPI_TELEMETRY_KEY = "fastapi.telemetry"
 
 # Methods named as such on spans and metrics; anything else becomes _OTHER, as the
