@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from locust import FastHttpUser, constant_throughput, events, task
+from locust import FastHttpUser, events, task
 from locust.env import Environment
 
 from otel_flux.demo.users import DEMO_USERS
@@ -88,21 +88,28 @@ class _Client(FastHttpUser):
         self.headers = {"X-Forwarded-For": self.address}
         self.statuses: list[int] = []
         _statuses[self.group][self.address] = self.statuses
+        # perf_counter time at which the next request is due.
+        self.due = 0.0
 
     def on_start(self) -> None:
-        # Locust starts every user within a second or two, and constant pacing
-        # keeps their phases. Without an offset, 100 users at one request per
-        # 6 s arrived as bursts of 100 and queued at the service for tens of
-        # ms. A random offset within one interval spreads the requests evenly.
+        # Locust creates every user within a second or two. A random offset
+        # within one request interval spreads the users' requests evenly.
         offset = random.random() * min(1 / self.pace, self.max_offset)  # noqa: S311
         # Locust patches time.sleep to yield to the other users.
         time.sleep(offset)
+        self.due = time.perf_counter()
 
     def wait_time(self) -> float:
-        # constant_throughput keeps its state on the user, so a fresh function
-        # per call paces the same as one made once.
-        wait: float = constant_throughput(self.pace)(self)
-        return wait
+        # Each request is due one interval after the previous one was due, so
+        # the phase that the offset set holds for the whole run. Locust's
+        # constant_throughput (2.47) counts from the user's creation instead,
+        # so from the second request on every user was back on its spawn
+        # phase: 100 users at one request per 6 s arrived in bursts of about
+        # 16 and queued at the service for tens of ms. A user that falls
+        # behind starts again from now instead of catching up in a burst.
+        now = time.perf_counter()
+        self.due = max(self.due + 1 / self.pace, now)
+        return self.due - now
 
 
 class Visitor(_Client):
