@@ -20,6 +20,7 @@ from locust.env import Environment
 
 from otel_flux.demo.users import DEMO_USERS
 from otel_flux.load.addresses import Role, client_address
+from otel_flux.load.pacing import Schedule
 
 _LOGIN = "/api/auth/login"
 _FILE_IDS = ("1", "2", "3", "4")
@@ -88,28 +89,19 @@ class _Client(FastHttpUser):
         self.headers = {"X-Forwarded-For": self.address}
         self.statuses: list[int] = []
         _statuses[self.group][self.address] = self.statuses
-        # perf_counter time at which the next request is due.
-        self.due = 0.0
+        self.schedule = Schedule(1 / self.pace)
 
     def on_start(self) -> None:
         # Locust creates every user within a second or two. A random offset
-        # within one request interval spreads the users' requests evenly.
-        offset = random.random() * min(1 / self.pace, self.max_offset)  # noqa: S311
+        # within one request interval spreads the users' requests evenly, and
+        # the schedule keeps that phase for the rest of the run.
+        offset = random.random() * min(self.schedule.interval_s, self.max_offset)  # noqa: S311
         # Locust patches time.sleep to yield to the other users.
         time.sleep(offset)
-        self.due = time.perf_counter()
+        self.schedule.start()
 
     def wait_time(self) -> float:
-        # Each request is due one interval after the previous one was due, so
-        # the phase that the offset set holds for the whole run. Locust's
-        # constant_throughput (2.47) counts from the user's creation instead,
-        # so from the second request on every user was back on its spawn
-        # phase: 100 users at one request per 6 s arrived in bursts of about
-        # 16 and queued at the service for tens of ms. A user that falls
-        # behind starts again from now instead of catching up in a burst.
-        now = time.perf_counter()
-        self.due = max(self.due + 1 / self.pace, now)
-        return self.due - now
+        return self.schedule.wait_s()
 
 
 class Visitor(_Client):
