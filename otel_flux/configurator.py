@@ -28,8 +28,10 @@ from opentelemetry.sdk._configuration import (
 )
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from otel_flux import otel_env
+from otel_flux.export.exporters import REPLACEMENTS
 from otel_flux.metrics.views import build_views
 from otel_flux.resource import build_resource
 
@@ -56,7 +58,7 @@ def initialize(auto_instrumentation_version: str | None = None) -> MeterProvider
         _get_exporter_names("logs"),
     )
     _init_tracing(
-        exporters=span_exporters,
+        exporters={name: _fast_encoding(cls) for name, cls in span_exporters.items()},
         id_generator=_import_id_generator(_get_id_generator()),
         sampler=_import_sampler(_get_sampler()),
         resource=resource,
@@ -78,6 +80,11 @@ def initialize(auto_instrumentation_version: str | None = None) -> MeterProvider
     _init_logging(log_exporters, resource, logging_enabled)
     _install_monitor()
     return meter_provider
+
+
+def _fast_encoding(exporter: type[SpanExporter]) -> type[SpanExporter]:
+    """Swap the SDK's OTLP span exporters for the same ones with otel_flux's encoder."""
+    return REPLACEMENTS.get(exporter, exporter)
 
 
 def _install_monitor() -> None:

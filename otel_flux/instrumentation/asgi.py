@@ -28,10 +28,11 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from otel_flux import __version__
+from otel_flux import __version__, tracing
 from otel_flux.instrumentation import addresses
+from otel_flux.metrics import direct
 from otel_flux.metrics.monitor import get_monitor
-from otel_flux.metrics.views import HTTP_SERVER_DURATION, histogram_edges
+from otel_flux.metrics.views import HTTP_SERVER_ATTRIBUTES, HTTP_SERVER_DURATION, histogram_edges
 
 _logger = logging.getLogger(__name__)
 
@@ -134,16 +135,20 @@ class FluxServerMiddleware:
         self._client_address = client_address
         self._admin = admin
         self._admin_prefix = admin_prefix.rstrip("/") + "/"
-        self._tracer = trace.get_tracer(
-            "otel_flux.asgi", __version__, tracer_provider=tracer_provider
-        )
+        self._tracer = tracing.get_tracer("otel_flux.asgi", __version__, tracer_provider)
         meter = metrics.get_meter("otel_flux.asgi", __version__, meter_provider=meter_provider)
-        self._duration = meter.create_histogram(
-            "http.server.request.duration",
+        self._duration = direct.histogram(
+            meter_provider,
+            "otel_flux.asgi",
+            __version__,
+            HTTP_SERVER_DURATION,
             unit="s",
             description="Duration of HTTP server requests, to the last body chunk sent.",
-            explicit_bucket_boundaries_advisory=list(histogram_edges()[HTTP_SERVER_DURATION]),
+            edges=histogram_edges()[HTTP_SERVER_DURATION],
+            attribute_keys=HTTP_SERVER_ATTRIBUTES,
         )
+        self._propagator: object = None
+        self._propagation_headers: frozenset[bytes] = frozenset()
         # Requests in flight per (method, scheme), reported when a reader
         # collects. An SDK UpDownCounter.add hashes its attributes and updates
         # an aggregation on every call: the two calls per request cost about
@@ -193,7 +198,7 @@ class FluxServerMiddleware:
         scheme = scope.get("scheme", "http")
         root_path_at_start = scope.get("root_path", "")
 
-        parent = propagate.extract(scope, getter=_GETTER)
+        parent = self._extract(scope)
         # The HTTP semantic conventions name a span of an unknown method "HTTP".
         span = self._tracer.start_span(
             "HTTP" if method == "_OTHER" else method,
@@ -248,6 +253,24 @@ class FluxServerMiddleware:
                 # or an app that never sends a body): close the span anyway.
                 finish(None)
             context.detach(token)
+
+    def _extract(self, scope: Scope) -> context.Context | None:
+        """Return the context carried by the request's propagation headers.
+
+        Most requests carry none, so the propagators run only when a header one
+        of them reads is present.
+        """
+        propagator = propagate.get_global_textmap()
+        if propagator is not self._propagator:
+            self._propagator = propagator
+            self._propagation_headers = frozenset(
+                field.lower().encode("latin-1") for field in propagator.fields
+            )
+        headers = self._propagation_headers
+        for name, _ in scope.get("headers", ()):
+            if name in headers:
+                return propagate.extract(scope, getter=_GETTER)
+        return None
 
     def _observe_in_flight(self, options: CallbackOptions) -> Iterable[Observation]:
         # dict() copies in one step under the GIL, so a request starting on the

@@ -73,6 +73,19 @@ SERVER_ENABLED = define(
     group="instrumentation",
 )
 
+FAST_PATH = define(
+    "FLUX_FAST_PATH",
+    True,
+    parse_bool,
+    accepted="true or false",
+    doc=(
+        "Record otel_flux's server and Redis spans and duration histograms on a lean "
+        "path into the SDK's pipeline: same sampler, limits, processors, readers and "
+        "exporters, less CPU per request. false uses the SDK's own spans and histograms."
+    ),
+    group="instrumentation",
+)
+
 _STANDARD_EXCLUDED_URLS = ("OTEL_PYTHON_ASGI_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS")
 
 

@@ -28,10 +28,11 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from otel_flux import __version__
+from otel_flux import __version__, tracing
 from otel_flux.instrumentation import config
+from otel_flux.metrics import direct
 from otel_flux.metrics.monitor import get_monitor
-from otel_flux.metrics.views import DB_CLIENT_DURATION, histogram_edges
+from otel_flux.metrics.views import DB_CLIENT_ATTRIBUTES, DB_CLIENT_DURATION, histogram_edges
 
 _logger = logging.getLogger(__name__)
 
@@ -74,15 +75,16 @@ class _Telemetry:
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
-        self.tracer = trace.get_tracer(
-            "otel_flux.redis", __version__, tracer_provider=tracer_provider
-        )
-        meter = metrics.get_meter("otel_flux.redis", __version__, meter_provider=meter_provider)
-        self.duration = meter.create_histogram(
-            "db.client.operation.duration",
+        self.tracer = tracing.get_tracer("otel_flux.redis", __version__, tracer_provider)
+        self.duration = direct.histogram(
+            meter_provider,
+            "otel_flux.redis",
+            __version__,
+            DB_CLIENT_DURATION,
             unit="s",
             description="Duration of Redis commands and pipelines, as the client sees them.",
-            explicit_bucket_boundaries_advisory=list(histogram_edges()[DB_CLIENT_DURATION]),
+            edges=histogram_edges()[DB_CLIENT_DURATION],
+            attribute_keys=DB_CLIENT_ATTRIBUTES,
         )
 
     @staticmethod
@@ -161,8 +163,24 @@ def _pipeline_operation(pipeline: Any) -> tuple[str, str, int]:
 Description = tuple[str, str, int] | None
 
 
+# (first argument, argument count) -> description. Both the command name and the
+# statement depend on nothing else, and a service uses a few dozen commands.
+_DESCRIPTIONS: dict[tuple[Any, int], Description] = {}
+_DESCRIPTIONS_LIMIT = 1024
+
+
 def _describe_command(client: Any, args: tuple[Any, ...]) -> Description:
-    return command_name(args), sanitized_statement(args), 0
+    key = (args[0] if args else None, len(args))
+    try:
+        description = _DESCRIPTIONS.get(key)
+    except TypeError:  # an unhashable first argument
+        return command_name(args), sanitized_statement(args), 0
+    if description is None:
+        description = command_name(args), sanitized_statement(args), 0
+        if len(_DESCRIPTIONS) >= _DESCRIPTIONS_LIMIT:
+            _DESCRIPTIONS.clear()
+        _DESCRIPTIONS[key] = description
+    return description
 
 
 def _describe_pipeline(pipeline: Any, args: tuple[Any, ...]) -> Description:

@@ -1,0 +1,1 @@
+"""OTLP span export with a direct protobuf encoder."""
