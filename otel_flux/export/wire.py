@@ -39,17 +39,22 @@ def tag(field: int, wire_type: int) -> bytes:
 
 
 def delimited(key: bytes, payload: bytes) -> bytes:
-    """A length-delimited field: string, bytes or nested message."""
+    """Encode a length-delimited field: string, bytes or nested message."""
     return key + varint(len(payload)) + payload
 
 
 def text(value: str) -> bytes:
-    """UTF-8 bytes of a string field.
+    """Return the UTF-8 bytes of a string field.
 
     Protocol buffers strings must be valid UTF-8, and the Collector rejects a
-    whole request that holds one invalid string, so lone surrogates become U+FFFD.
+    whole request that contains one invalid string, so lone surrogates become U+FFFD.
     """
-    return value.encode("utf-8", "replace")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Through UTF-16, a surrogate pair becomes its character and a lone
+        # surrogate becomes U+FFFD.
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").encode()
 
 
 def fixed64(value: int) -> bytes:
@@ -61,7 +66,7 @@ def fixed32(value: int) -> bytes:
 
 
 # AnyValue (opentelemetry.proto.common.v1): one field of a oneof, always written,
-# even when it holds the type's default, because a oneof records which one is set.
+# even when it contains the type's default, because a oneof records which one is set.
 _STRING_VALUE = tag(1, 2)
 _BOOL_VALUE = tag(2, 0)
 _INT_VALUE = tag(3, 0)
