@@ -20,12 +20,14 @@ _DEFAULTS = {
     # Upstream instrumentations that still run (other libraries) use the stable
     # HTTP and database conventions, like the otel_flux instrumentation.
     "OTEL_SEMCONV_STABILITY_OPT_IN": "http,database",
-    # The BatchSpanProcessor thread encodes each batch to protobuf while it
-    # holds the GIL, which stalls the event loop. At a steady 463 req/s on one
-    # core, the sample service's p99 was 17 to 30 ms with the SDK's 512 spans
-    # per batch and 4.1 to 4.3 ms with 64. Without span export it was 1.9 to
-    # 3.2 ms (tests/benchmarks paced client, 2-core AMD EPYC, SDK 1.45.2).
-    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "64",
+    # The span export thread needs the GIL to encode each batch, and it gets the
+    # GIL back from a busy event loop only every few milliseconds. With 64 spans
+    # per batch it kept up with about 7,800 spans/s and dropped 0.9% of the
+    # spans of a saturated sample service (3,940 req/s). With 256, a 40 s run at
+    # saturation lost none, and the p99 at 492 req/s was 2.6 ms. The SDK's 512
+    # gave a p99 of 4.8 ms at 495 req/s (tests/benchmarks/harness.py, one
+    # AMD EPYC core, 2026-12-04).
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "256",
 }
 
 # Upstream instrumentors replaced by otel_flux's own; loading both would trace

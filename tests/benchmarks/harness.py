@@ -31,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--connections", type=int, default=32, help="connections (default 32)")
     parser.add_argument("--security", action="store_true", help="keep the middleware on")
+    parser.add_argument(
+        "--soak",
+        type=float,
+        default=300.0,
+        help="seconds of F at saturation whose spans are counted at the Collector "
+        "(default 300; 0 skips)",
+    )
     parser.add_argument("--bench-venv", type=Path, default=bp.default_bench_venv())
     parser.add_argument(
         "--f-env",
@@ -150,6 +158,67 @@ def measure(
         return result
     finally:
         bp.stop_service(service.process)
+
+
+# Spans F exports per GET /api/files/2: the server span and the Redis HGET.
+F_SPANS_PER_REQUEST = 2
+# Lines the SDK logs when the span queue is full (spans dropped) or an export fails.
+_LOSS_MARKERS = ("Queue full", "Failed to export")
+
+
+def collector_spans(config: stack_config.StackConfig) -> dict[str, float]:
+    """Return the Collector's span counters: accepted and refused by its receivers."""
+    port = config.port(stack_config.COLLECTOR_METRICS_PORT)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    totals = {"accepted": 0.0, "refused": 0.0}
+    for line in text.splitlines():
+        for key in totals:
+            if line.startswith(f"otelcol_receiver_{key}_spans"):
+                totals[key] += float(line.rsplit(" ", 1)[1])
+    return totals
+
+
+def soak(
+    config: stack_config.StackConfig, args: argparse.Namespace, bench_bin: Path
+) -> dict[str, Any]:
+    """Load F at saturation for ``args.soak`` seconds and count its spans at the Collector.
+
+    Every completed request must arrive as F_SPANS_PER_REQUEST spans. The
+    Collector may count a few more: the sample service's start-up Redis calls
+    and requests still in flight when wrk stops. The SDK logs a line when its
+    span queue overflows or an export fails, so the log is searched as well.
+    """
+    before = collector_spans(config)
+    port = free_ports(1)[0]
+    log = config.run_dir / "service-F-soak.log"
+    service = bp.start_service("F", port, config, bench_bin, args.security, log, args.f_environ)
+    try:
+        wrk = bp.run_wrk(f"http://127.0.0.1:{port}{PATH}", args.soak, args.connections)
+    finally:
+        # SIGTERM: the service flushes its last batch before it exits.
+        bp.stop_service(service.process)
+    after = collector_spans(config)
+    for _ in range(20):
+        time.sleep(0.5)
+        latest = collector_spans(config)
+        if latest == after:
+            break
+        after = latest
+    expected = F_SPANS_PER_REQUEST * wrk.requests
+    accepted = after["accepted"] - before["accepted"]
+    log_text = log.read_text(errors="replace")
+    return {
+        "seconds": args.soak,
+        "requests": wrk.requests,
+        "rps": wrk.requests_per_s,
+        "errors": wrk.non_2xx + wrk.socket_errors,
+        "expected_spans": expected,
+        "accepted_spans": accepted,
+        "refused_spans": after["refused"] - before["refused"],
+        "missing_spans": max(0.0, expected - accepted),
+        "loss_lines_in_log": sum(log_text.count(marker) for marker in _LOSS_MARKERS),
+    }
 
 
 def calibrate(config: stack_config.StackConfig, args: argparse.Namespace) -> float:
@@ -246,6 +315,18 @@ def format_report(report: dict[str, Any]) -> str:
             + "  "
             + "  ".join(f"{r:<20}" for r in ratios)
         )
+    completeness = report.get("completeness")
+    if completeness:
+        lines.append("")
+        lines.append(
+            f"F span completeness over {completeness['seconds']:.0f} s at saturation: "
+            f"{completeness['requests']:,} requests ({completeness['rps']:,.0f} req/s), "
+            f"{completeness['expected_spans']:,} spans expected, "
+            f"{completeness['accepted_spans']:,.0f} accepted by the Collector, "
+            f"{completeness['refused_spans']:,.0f} refused, "
+            f"{completeness['missing_spans']:,.0f} missing, "
+            f"{completeness['loss_lines_in_log']} SDK drop or export-failure lines in the log"
+        )
     if report["telemetry"]:
         lines.append("")
         for variant, operations in report["telemetry"].items():
@@ -326,6 +407,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 if variant != "U" and variant not in telemetry:
                     telemetry[variant] = traces_in_jaeger(config, variant)
+        completeness = None
+        if args.soak > 0 and "F" in args.variants:
+            completeness = soak(config, args, bench_bin)
     finally:
         bp.stop_pipeline(config)
 
@@ -342,6 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs": runs,
         "summary": summarise(runs, args.variants, args.rounds),
         "telemetry": telemetry,
+        "completeness": completeness,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")

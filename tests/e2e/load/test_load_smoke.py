@@ -124,7 +124,7 @@ def test_harness_smoke(tmp_path: Path) -> None:
     command = [
         sys.executable, str(ROOT / "tests" / "benchmarks" / "harness.py"),
         "--rounds", "1", "--warmup", "0", "--saturation", "1", "--latency", "1",
-        "--fractions", "0.1", "--json", str(report_path),
+        "--fractions", "0.1", "--soak", "2", "--json", str(report_path),
     ]  # fmt: skip
     result = subprocess.run(
         command,
@@ -145,3 +145,7 @@ def test_harness_smoke(tmp_path: Path) -> None:
     assert report["telemetry"]["F"], "no F traces reached Jaeger"
     assert report["telemetry"]["S"], "no S traces reached Jaeger"
     assert "F/S" in result.stdout
+    completeness = report["completeness"]
+    assert completeness["requests"] > 0
+    assert completeness["missing_spans"] == 0, completeness
+    assert completeness["loss_lines_in_log"] == 0, completeness

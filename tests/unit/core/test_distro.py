@@ -17,15 +17,15 @@ def environ(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return copy
 
 
-def test_distro_sets_small_span_batches(environ: dict[str, str]) -> None:
-    FluxDistro()._configure()
-
-    assert environ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] == "64"
-
-
-def test_distro_keeps_user_batch_size(environ: dict[str, str]) -> None:
-    environ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = "256"
-
+def test_distro_sets_span_batch_size(environ: dict[str, str]) -> None:
     FluxDistro()._configure()
 
     assert environ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] == "256"
+
+
+def test_distro_keeps_user_batch_size(environ: dict[str, str]) -> None:
+    environ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = "64"
+
+    FluxDistro()._configure()
+
+    assert environ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] == "64"
