@@ -59,6 +59,7 @@ from otel_flux.instrumentation.config import FAST_PATH
 _logger = logging.getLogger(__name__)
 
 CARDINALITY_LIMIT = 2000
+_INFINITY = float("inf")
 _OVERFLOW: tuple[tuple[str, Any], ...] = (("otel.metric.overflow", True),)
 
 # How a histogram picks exemplars, from the provider's exemplar filter.
@@ -119,6 +120,15 @@ class DirectHistogram:
     def record(
         self, amount: float, attributes: Attributes = None, context: Context | None = None
     ) -> None:
+        if not 0 <= amount < _INFINITY:
+            # As in the SDK's Histogram.record: negative, NaN and infinite amounts are dropped.
+            _logger.warning(
+                "%s: invalid amount %r ignored, expected a finite value >= 0", self.name, amount
+            )
+            return
+        # NOTE: values equal across types (1, 1.0, True) share a point here, where the SDK
+        # keeps them apart, and a list value raises TypeError. The instrumentation records
+        # str and int values only.
         recorded = tuple(attributes.items()) if attributes else ()
         bucket = bisect_left(self.edges, amount)
         with self._lock:
@@ -178,7 +188,7 @@ class DirectHistogram:
                 snapshots.append(
                     (
                         point,
-                        list(point.counts),
+                        tuple(point.counts),
                         point.count,
                         point.sum,
                         point.min,
@@ -222,8 +232,11 @@ def _exemplars(
         return []
     return [
         Exemplar(
-            # The recorded attributes the View left out of the point, as in the SDK.
-            filtered_attributes={k: v for k, v in recorded.items() if k not in kept},
+            # The recorded attributes the View left out of the point, or None when the
+            # measurement had no attributes, as in the SDK.
+            filtered_attributes=(
+                {k: v for k, v in recorded.items() if k not in kept} if recorded else None
+            ),
             value=value,
             time_unix_nano=when,
             span_id=span_id or None,
@@ -244,7 +257,7 @@ class _ProviderHistograms:
     def attach(self) -> None:
         """Merge into every reader's collection, including readers added later."""
         provider = self.provider
-        for reader in list(provider._all_metric_readers):
+        for reader in _readers(provider):
             self._wrap(reader)
         add_metric_reader = provider.add_metric_reader
 
@@ -351,11 +364,17 @@ def _unsupported(provider: metrics.MeterProvider) -> str | None:
         return f"the meter provider is a {type(provider).__name__}, not the SDK's"
     if provider._disabled:
         return "the SDK is disabled"
-    for reader in list(provider._all_metric_readers):
+    for reader in _readers(provider):
         temporality = _temporality(reader)
         if temporality is not AggregationTemporality.CUMULATIVE:
             return f"{type(reader).__name__} asks for {temporality} temporality"
     return None
+
+
+def _readers(provider: MeterProvider) -> list[MetricReader]:
+    # MeterProvider._all_metric_readers is one class-wide set with the readers of every
+    # provider in the process, so the provider's own readers come from its consumer.
+    return list(provider._measurement_consumer._reader_storages)
 
 
 def _temporality(reader: MetricReader) -> AggregationTemporality | None:
