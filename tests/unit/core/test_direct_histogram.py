@@ -459,6 +459,22 @@ def test_reader_added_later_gets_points() -> None:
     assert _points(found[1])[0].count == 2
 
 
+def test_each_reader_gets_exemplars() -> None:
+    """The SDK keeps exemplars per reader, so a second reader still gets them."""
+    pair = Pair(AlwaysOnExemplarFilter())
+    second_reader = InMemoryMetricReader()
+    pair.direct_provider.add_metric_reader(second_reader)
+    pair.record(1.0, {"http.route": "/a"})
+
+    first = _find(pair.direct_reader.get_metrics_data(), NAME)
+    second = _find(second_reader.get_metrics_data(), NAME)
+
+    assert first is not None
+    assert second is not None
+    assert len(_points(first[1])[0].exemplars) == 1
+    assert len(_points(second[1])[0].exemplars) == 1
+
+
 def test_delta_reader_gets_sdk_histogram() -> None:
     reader = InMemoryMetricReader(preferred_temporality={Histogram: AggregationTemporality.DELTA})
     provider = MeterProvider([reader], shutdown_on_exit=False)
@@ -549,3 +565,21 @@ def test_other_provider_delta_reader_ignored() -> None:
     recorder = direct.histogram(provider, SCOPE, VERSION, NAME, UNIT, DESCRIPTION, EDGES, KEYS)
 
     assert isinstance(recorder, DirectHistogram)
+
+
+def test_each_reader_gets_new_exemplars_only() -> None:
+    """A reader gets an exemplar once, even when another reader collected in between."""
+    pair = Pair(AlwaysOnExemplarFilter())
+    second_reader = InMemoryMetricReader()
+    pair.direct_provider.add_metric_reader(second_reader)
+    pair.record(1.0, {"http.route": "/a"})
+    pair.direct_reader.get_metrics_data()
+    pair.record(0.1, {"http.route": "/a"})
+
+    first = _find(pair.direct_reader.get_metrics_data(), NAME)
+    second = _find(second_reader.get_metrics_data(), NAME)
+
+    assert first is not None
+    assert second is not None
+    assert [exemplar.value for exemplar in _points(first[1])[0].exemplars] == [0.1]
+    assert [exemplar.value for exemplar in _points(second[1])[0].exemplars] == [0.1, 1.0]
