@@ -31,7 +31,7 @@ from time import time_ns
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.attributes import _clean_attribute_value
+from opentelemetry.attributes import _clean_attribute_value, _is_non_custom_str
 from opentelemetry.context import Context
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import Event, SpanLimits
@@ -120,6 +120,9 @@ class LeanSpan(sdk_trace.Span):
             _logger.warning("Setting attribute on ended span.")
             return
         for key, value in attributes.items():
+            if key and not isinstance(key, str) and _is_non_custom_str(key):
+                # As in the SDK's set_attributes: a key such as 5 becomes "5".
+                key = str(key)
             self._store(key, value)
 
     def _store(self, key: str, value: Any) -> None:
@@ -132,7 +135,10 @@ class LeanSpan(sdk_trace.Span):
             # objects to str, strings cut to the length limit.
             value = _clean_attribute_value(value, self._max_length)
         attributes = self._attributes
-        if key not in attributes and len(attributes) >= self._max_attributes:
+        if key in attributes:
+            # The SDK moves a key that is set again to the end, as the newest.
+            del attributes[key]
+        elif len(attributes) >= self._max_attributes:
             if self._max_attributes == 0:
                 self._dropped_attributes += 1
                 return

@@ -16,8 +16,8 @@ the scope, resource and timestamps the SDK would give.
 What is kept from the SDK: explicit bucket edges (upper edge inclusive), sum,
 count, min and max, cumulative temporality, one exemplar per bucket under the
 provider's exemplar filter (the last value recorded in that bucket since the
-previous collection), the limit of 2,000 attribute sets per metric with the
-``otel.metric.overflow`` point. A reader that asks for delta temporality, a
+reader's previous collection), the limit of 2,000 attribute sets per metric with
+the ``otel.metric.overflow`` point. A reader that asks for delta temporality, a
 provider that is not the SDK's, or ``FLUX_FAST_PATH=false`` gets the SDK's own
 histogram instead.
 """
@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from time import time_ns
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
@@ -59,6 +60,7 @@ from otel_flux.instrumentation.config import FAST_PATH
 _logger = logging.getLogger(__name__)
 
 CARDINALITY_LIMIT = 2000
+_INFINITY = float("inf")
 _OVERFLOW: tuple[tuple[str, Any], ...] = (("otel.metric.overflow", True),)
 
 # How a histogram picks exemplars, from the provider's exemplar filter.
@@ -71,6 +73,10 @@ class Recorder(Protocol):
     def record(
         self, amount: float, attributes: Attributes = None, context: Context | None = None
     ) -> None: ...
+
+
+# value, time, trace id, span id and recorded attributes of one exemplar
+_ExemplarFields = tuple[float, int, int, int, Mapping[str, Any]]
 
 
 class _Point:
@@ -86,8 +92,9 @@ class _Point:
         self.min = float("inf")
         self.max = float("-inf")
         self.start_ns = time_ns()
-        # Per bucket: (value, time, trace id, span id, recorded attributes) or None.
-        self.exemplars: list[tuple[float, int, int, int, Mapping[str, Any]] | None] | None = None
+        # Per bucket: (offer number, value, time, trace id, span id, recorded attributes)
+        # or None. Offers are numbered so each reader can skip those it already collected.
+        self.exemplars: list[tuple[int, *_ExemplarFields] | None] | None = None
 
 
 class DirectHistogram:
@@ -115,12 +122,25 @@ class DirectHistogram:
         # View drops the keys that tell them apart.
         self._by_recorded: dict[tuple[tuple[str, Any], ...], _Point] = {}
         self._by_kept: dict[tuple[tuple[str, Any], ...], _Point] = {}
+        self._offers = 0
+        # The offer count at each reader's previous collection.
+        self._collected: WeakKeyDictionary[MetricReader, int] = WeakKeyDictionary()
 
     def record(
         self, amount: float, attributes: Attributes = None, context: Context | None = None
     ) -> None:
+        if not 0 <= amount < _INFINITY:
+            # As in the SDK's Histogram.record: negative, NaN and infinite amounts are dropped.
+            _logger.warning(
+                "%s: invalid amount %r ignored, expected a finite value >= 0", self.name, amount
+            )
+            return
+        # NOTE: values equal across types (1, 1.0, True) share a point here, where the SDK
+        # keeps them apart, and a list value raises TypeError. The instrumentation records
+        # str and int values only.
         recorded = tuple(attributes.items()) if attributes else ()
         bucket = bisect_left(self.edges, amount)
+        exemplar = self._exemplar(amount, attributes, context) if self._exemplars else None
         with self._lock:
             point = self._by_recorded.get(recorded)
             if point is None:
@@ -132,8 +152,11 @@ class DirectHistogram:
                 point.min = amount
             if amount > point.max:
                 point.max = amount
-        if self._exemplars:
-            self._offer(point, bucket, amount, attributes, context)
+            if exemplar is not None:
+                self._offers += 1
+                if point.exemplars is None:
+                    point.exemplars = [None] * (len(self.edges) + 1)
+                point.exemplars[bucket] = (self._offers, *exemplar)
 
     def _point(self, recorded: tuple[tuple[str, Any], ...]) -> _Point:
         kept = recorded
@@ -151,34 +174,36 @@ class DirectHistogram:
             self._by_recorded[recorded] = point
         return point
 
-    def _offer(
-        self,
-        point: _Point,
-        bucket: int,
-        amount: float,
-        attributes: Attributes,
-        context: Context | None,
-    ) -> None:
+    def _exemplar(
+        self, amount: float, attributes: Attributes, context: Context | None
+    ) -> _ExemplarFields | None:
         span_context = trace.get_current_span(context).get_span_context()
         if self._exemplars == _EXEMPLARS_SAMPLED and not span_context.trace_flags.sampled:
-            return
-        if point.exemplars is None:
-            point.exemplars = [None] * (len(self.edges) + 1)
+            return None
         trace_id = span_context.trace_id if span_context.is_valid else 0
         span_id = span_context.span_id if span_context.is_valid else 0
-        point.exemplars[bucket] = (amount, time_ns(), trace_id, span_id, attributes or {})
+        return (amount, time_ns(), trace_id, span_id, attributes or {})
 
-    def collect(self, now_ns: int) -> Metric | None:
-        """Return the cumulative points, and clear the exemplars handed out."""
+    def collect(self, now_ns: int, reader: MetricReader) -> Metric | None:
+        """Return the cumulative points with the exemplars the reader has not collected.
+
+        As in the SDK, which keeps exemplars per reader, each reader gets the last
+        exemplar per bucket offered since that reader's previous collection.
+        """
         with self._lock:
             points = list(self._by_kept.values())
+            since = self._collected.get(reader, 0)
+            self._collected[reader] = self._offers
             snapshots = []
             for point in points:
-                exemplars, point.exemplars = point.exemplars, None
+                exemplars = [
+                    slot[1:] if slot is not None and slot[0] > since else None
+                    for slot in point.exemplars or ()
+                ]
                 snapshots.append(
                     (
                         point,
-                        list(point.counts),
+                        tuple(point.counts),
                         point.count,
                         point.sum,
                         point.min,
@@ -216,14 +241,17 @@ class DirectHistogram:
 
 def _exemplars(
     kept: Mapping[str, Any],
-    slots: list[tuple[float, int, int, int, Mapping[str, Any]] | None] | None,
+    slots: list[_ExemplarFields | None] | None,
 ) -> list[Exemplar]:
     if not slots:
         return []
     return [
         Exemplar(
-            # The recorded attributes the View left out of the point, as in the SDK.
-            filtered_attributes={k: v for k, v in recorded.items() if k not in kept},
+            # The recorded attributes the View left out of the point, or None when the
+            # measurement had no attributes, as in the SDK.
+            filtered_attributes=(
+                {k: v for k, v in recorded.items() if k not in kept} if recorded else None
+            ),
             value=value,
             time_unix_nano=when,
             span_id=span_id or None,
@@ -244,7 +272,7 @@ class _ProviderHistograms:
     def attach(self) -> None:
         """Merge into every reader's collection, including readers added later."""
         provider = self.provider
-        for reader in list(provider._all_metric_readers):
+        for reader in _readers(provider):
             self._wrap(reader)
         add_metric_reader = provider.add_metric_reader
 
@@ -266,18 +294,18 @@ class _ProviderHistograms:
             return
 
         def merged(reader: MetricReader, timeout_millis: float = 10_000) -> MetricsData | None:
-            return self.merge(collect(reader, timeout_millis=timeout_millis))
+            return self.merge(collect(reader, timeout_millis=timeout_millis), reader)
 
         merged._otel_flux_merged = True  # type: ignore[attr-defined]
         reader._collect = merged  # type: ignore[assignment]
 
-    def merge(self, data: MetricsData | None) -> MetricsData | None:
+    def merge(self, data: MetricsData | None, reader: MetricReader) -> MetricsData | None:
         now = time_ns()
         with self._lock:
             histograms = list(self.histograms)
         by_scope: dict[InstrumentationScope, list[Metric]] = {}
         for histogram in histograms:
-            metric = histogram.collect(now)
+            metric = histogram.collect(now, reader)
             if metric is not None:
                 by_scope.setdefault(histogram.scope, []).append(metric)
         if not by_scope:
@@ -351,11 +379,17 @@ def _unsupported(provider: metrics.MeterProvider) -> str | None:
         return f"the meter provider is a {type(provider).__name__}, not the SDK's"
     if provider._disabled:
         return "the SDK is disabled"
-    for reader in list(provider._all_metric_readers):
+    for reader in _readers(provider):
         temporality = _temporality(reader)
         if temporality is not AggregationTemporality.CUMULATIVE:
             return f"{type(reader).__name__} asks for {temporality} temporality"
     return None
+
+
+def _readers(provider: MeterProvider) -> list[MetricReader]:
+    # MeterProvider._all_metric_readers is one class-wide set with the readers of every
+    # provider in the process, so the provider's own readers come from its consumer.
+    return list(provider._measurement_consumer._reader_storages)
 
 
 def _temporality(reader: MetricReader) -> AggregationTemporality | None:
