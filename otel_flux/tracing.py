@@ -9,9 +9,9 @@ plain dict, event and link lists are made on first use, and the span itself goes
 to the span processors when it ends, since nothing changes it afterwards.
 
 Everything else is the SDK's: the provider's sampler, ID generator, resource,
-span limits, tracer configuration and span processors, so ``OTEL_TRACES_SAMPLER``,
-``OTEL_SPAN_*_LIMIT`` and every exporter work as usual, and a span started with
-the SDK's tracer inside a request is a child of the lean server span.
+span limits, tracer configuration and span processors. So ``OTEL_TRACES_SAMPLER``,
+``OTEL_SPAN_*_LIMIT`` and every exporter work as usual. A span started with the
+SDK's tracer inside a request is a child of the lean server span.
 
 ``FLUX_FAST_PATH=false`` turns the lean spans off; the instrumentation then uses
 the SDK's tracer.
@@ -45,7 +45,7 @@ from otel_flux.instrumentation.config import FAST_PATH
 _logger = logging.getLogger(__name__)
 
 _PLAIN_VALUES = frozenset((str, bool, int, float))
-# The status of every span until set_status; the encoder knows it by identity.
+# The status of every span until set_status; the encoder compares it by identity.
 UNSET = Status(StatusCode.UNSET)
 
 # trace flags by (sampled, random trace id); W3C Trace Context level 2 sets the

@@ -8,16 +8,16 @@ frozenset, applies the View, takes two locks and offers an exemplar.
 1 us. The attribute set seen before maps straight to its data point, and the
 View's attribute filter runs once per new attribute set.
 
-The points reach every reader of the SDK MeterProvider: the reader's collect
-step returns the SDK's own metrics plus these histograms, so the OTLP exporter,
-the Prometheus reader and the in-memory reader used in tests all see them with
-the scope, resource and timestamps the SDK would give.
+The points reach every reader of the SDK MeterProvider, because the reader's
+collect step returns the SDK's own metrics plus these histograms. The OTLP
+exporter, the Prometheus reader and the in-memory reader used in tests all see
+them with the scope, resource and timestamps the SDK would give.
 
 What is kept from the SDK: explicit bucket edges (upper edge inclusive), sum,
 count, min and max, cumulative temporality, one exemplar per bucket under the
 provider's exemplar filter (the last value recorded in that bucket since the
 reader's previous collection), the limit of 2,000 attribute sets per metric with
-the ``otel.metric.overflow`` point. A reader that asks for delta temporality, a
+the ``otel.metric.overflow`` point. A reader that requests delta temporality, a
 provider that is not the SDK's, or ``FLUX_FAST_PATH=false`` gets the SDK's own
 histogram instead.
 """
@@ -63,12 +63,12 @@ CARDINALITY_LIMIT = 2000
 _INFINITY = float("inf")
 _OVERFLOW: tuple[tuple[str, Any], ...] = (("otel.metric.overflow", True),)
 
-# How a histogram picks exemplars, from the provider's exemplar filter.
+# Exemplar modes, set from the provider's exemplar filter.
 _EXEMPLARS_OFF, _EXEMPLARS_SAMPLED, _EXEMPLARS_ALL = range(3)
 
 
 class Recorder(Protocol):
-    """What the instrumentation calls: the SDK's Histogram.record signature."""
+    """Interface of a duration histogram: the signature of the SDK's Histogram.record."""
 
     def record(
         self, amount: float, attributes: Attributes = None, context: Context | None = None
@@ -280,7 +280,7 @@ class _ProviderHistograms:
             add_metric_reader(reader)
             if _temporality(reader) is not AggregationTemporality.CUMULATIVE:
                 _logger.warning(
-                    "%s asks for delta temporality, but otel_flux's duration histograms "
+                    "%s requests delta temporality, but otel_flux's duration histograms "
                     "are already cumulative; set FLUX_FAST_PATH=false to get delta",
                     type(reader).__name__,
                 )
@@ -382,7 +382,7 @@ def _unsupported(provider: metrics.MeterProvider) -> str | None:
     for reader in _readers(provider):
         temporality = _temporality(reader)
         if temporality is not AggregationTemporality.CUMULATIVE:
-            return f"{type(reader).__name__} asks for {temporality} temporality"
+            return f"{type(reader).__name__} requests {temporality} temporality"
     return None
 
 
