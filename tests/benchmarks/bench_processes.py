@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -143,6 +144,23 @@ def service_command(variant: str, port: int, bench_bin: Path) -> list[str]:
     raise ValueError(f"unknown variant {variant!r}: expected U, S or F")
 
 
+def package_only_path() -> Path:
+    """Return a directory that contains the otel_flux package and nothing else.
+
+    S imports the sample service from it. The repository root would not do: an
+    editable install leaves otel_flux.egg-info there, whose entry points make
+    the upstream ``opentelemetry-instrument`` load otel_flux's configurator and
+    instrumentors, so S would measure otel_flux instead of the upstream
+    distribution.
+    """
+    directory = Path(tempfile.gettempdir()) / f"flux-bench-package-{os.getuid()}"
+    link = directory / "otel_flux"
+    if not link.exists():
+        directory.mkdir(exist_ok=True)
+        link.symlink_to(REPO_ROOT / "otel_flux", target_is_directory=True)
+    return directory
+
+
 def service_environ(variant: str, config: StackConfig, security: bool) -> dict[str, str]:
     """Return a clean environment: no inherited OTEL_* or FLUX_* value changes a run."""
     environ = {
@@ -153,7 +171,7 @@ def service_environ(variant: str, config: StackConfig, security: bool) -> dict[s
     grpc_port = config.port(stack_config.COLLECTOR_GRPC_PORT)
     environ.update(
         {
-            "PYTHONPATH": str(REPO_ROOT),
+            "PYTHONPATH": str(package_only_path() if variant == "S" else REPO_ROOT),
             "FLUX_REDIS_URL": f"redis://127.0.0.1:{config.port(stack_config.REDIS_PORT)}/0",
             "FLUX_DEMO_SECURITY": "true" if security else "false",
             "OTEL_SERVICE_NAME": f"flux-bench-{variant}",
@@ -181,9 +199,11 @@ def start_service(
     environ = service_environ(variant, config, security)
     environ.update(extra_environ or {})
     started = time.perf_counter()
+    # uvicorn adds its working directory to sys.path, so S starts elsewhere.
+    cwd = package_only_path() if variant == "S" else REPO_ROOT
     with log.open("ab") as out:
         child = subprocess.Popen(
-            command, env=environ, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT
+            command, env=environ, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}/health"
     while time.perf_counter() - started < 60:

@@ -144,6 +144,10 @@ def test_harness_smoke(tmp_path: Path) -> None:
         assert {"rps", "cpu_us", "startup_s", "rss_mib", "paced0_p99_ms"} <= set(ratios)
     assert report["telemetry"]["F"], "no F traces reached Jaeger"
     assert report["telemetry"]["S"], "no S traces reached Jaeger"
+    # Only the upstream ASGI instrumentation names spans "... http send", so S
+    # really ran the upstream distribution and F did not.
+    assert any(name.endswith("http send") for name in report["telemetry"]["S"])
+    assert not any(name.endswith("http send") for name in report["telemetry"]["F"])
     assert "F/S" in result.stdout
     completeness = report["completeness"]
     assert completeness["requests"] > 0
