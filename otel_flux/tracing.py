@@ -201,6 +201,14 @@ class LeanSpan(sdk_trace.Span):
         processor.on_end(self)
 
 
+def _plain(attributes: Mapping[Any, Any]) -> bool:
+    """Return whether every key is a non-empty str and every value a str, bool, int or float."""
+    for key, value in attributes.items():
+        if key.__class__ is not str or not key or value.__class__ not in _PLAIN_VALUES:
+            return False
+    return True
+
+
 class LeanTracer(trace.Tracer):
     """Starts :class:`LeanSpan` objects with the settings of one SDK tracer."""
 
@@ -275,7 +283,12 @@ class LeanTracer(trace.Tracer):
             record_end_metrics,
         )
         if initial:
-            span.set_attributes(initial)
+            if self.max_length is None and len(initial) <= self.max_attributes and _plain(initial):
+                # Nothing to clean, drop or convert: the SDK would keep the items as
+                # they are, in this order.
+                span._attributes = dict(initial)
+            else:
+                span.set_attributes(initial)
         if links:
             span._links = span._new_links(links)
         sdk.span_processor.on_start(span, parent_context=context)

@@ -106,9 +106,11 @@ class _Telemetry:
         return attributes
 
     def start(self, client: Any, operation: str, statement: str, batch: int) -> trace.Span:
-        attributes: dict[str, str | int] = dict(self.connection_attributes(client))
-        attributes["db.operation.name"] = operation
-        attributes["db.query.text"] = statement
+        attributes: dict[str, str | int] = {
+            **self.connection_attributes(client),
+            "db.operation.name": operation,
+            "db.query.text": statement,
+        }
         if batch:
             attributes["db.operation.batch.size"] = batch
         return self.tracer.start_span(operation, kind=SpanKind.CLIENT, attributes=attributes)
