@@ -266,6 +266,15 @@ def summarise(runs: list[dict[str, Any]], variants: Sequence[str], rounds: int) 
             if per_round:
                 ratios[key] = spread(per_round)
         summary["ratios"][f"F/{base}"] = ratios
+    if all(v in by_variant for v in VARIANTS):
+        # CPU per request that each distribution adds to U, F's over S's, per round.
+        added = [
+            (f["cpu_us"] - u["cpu_us"]) / (s["cpu_us"] - u["cpu_us"])
+            for u, s, f in zip(by_variant["U"], by_variant["S"], by_variant["F"], strict=True)
+            if s["cpu_us"] > u["cpu_us"]
+        ]
+        if added:
+            summary["added_cpu_f_over_s"] = spread(added)
     return summary
 
 
@@ -315,6 +324,10 @@ def format_report(report: dict[str, Any]) -> str:
             + "  "
             + "  ".join(f"{r:<20}" for r in ratios)
         )
+    added = summary.get("added_cpu_f_over_s")
+    if added:
+        lines.append("")
+        lines.append("CPU per request added to U, F's over S's: " + _cell(added, "{:.2f}"))
     completeness = report.get("completeness")
     if completeness:
         lines.append("")

@@ -140,6 +140,7 @@ def test_harness_smoke(tmp_path: Path) -> None:
 
     assert sorted(summary["variants"]) == ["F", "S", "U"]
     assert sorted(summary["ratios"]) == ["F/S", "F/U"]
+    assert "added_cpu_f_over_s" in summary
     for ratios in summary["ratios"].values():
         assert {"rps", "cpu_us", "startup_s", "rss_mib", "paced0_p99_ms"} <= set(ratios)
     assert report["telemetry"]["F"], "no F traces reached Jaeger"
