@@ -20,14 +20,15 @@ _DEFAULTS = {
     # Upstream instrumentations that still run (other libraries) use the stable
     # HTTP and database conventions, like the otel_flux instrumentation.
     "OTEL_SEMCONV_STABILITY_OPT_IN": "http,database",
-    # The span export thread needs the GIL to encode each batch, and it gets the
-    # GIL back from a busy event loop only every few milliseconds. With 64 spans
-    # per batch it kept up with about 7,800 spans/s and dropped 0.9% of the
-    # spans of a saturated sample service (3,940 req/s). With 256, a 40 s run at
-    # saturation lost none, and the p99 at 492 req/s was 2.6 ms. The SDK's 512
-    # gave a p99 of 4.8 ms at 495 req/s (tests/benchmarks/harness.py, one
-    # AMD EPYC core, 2026-12-04).
-    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "256",
+    # The span export thread needs the GIL to encode and send each batch, and
+    # it gets the GIL back from a busy event loop only every few milliseconds.
+    # At saturation (3,500 to 3,900 req/s on one AMD EPYC core) the SDK's
+    # 2,048-span queue overflowed: 0.9% of the spans were dropped in 20 s with
+    # 64 spans per batch, and 0.4% in 300 s with 256. Bigger batches need
+    # fewer GIL hand-overs per span, and a deeper queue rides out the slow
+    # moments (tests/benchmarks/harness.py --soak, 2026-12-04).
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "512",
+    "OTEL_BSP_MAX_QUEUE_SIZE": "8192",
 }
 
 # Upstream instrumentors replaced by otel_flux's own; loading both would trace

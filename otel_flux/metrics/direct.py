@@ -334,14 +334,18 @@ _providers_lock = threading.Lock()
 def histogram(
     meter_provider: metrics.MeterProvider | None,
     scope_name: str,
-    version: str,
+    version: str | None,
     name: str,
     unit: str,
     description: str,
     edges: Sequence[float],
     attribute_keys: frozenset[str] | None,
 ) -> Recorder:
-    """Return a direct histogram where the provider allows one, else the SDK's."""
+    """Return a direct histogram where the provider allows one, else the SDK's.
+
+    As with the SDK's instruments, asking twice for the same name in the same
+    scope returns the histogram created first, so its points are reported once.
+    """
     provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     reason = _unsupported(provider)
     if reason is not None or not isinstance(provider, MeterProvider):
@@ -358,8 +362,13 @@ def histogram(
         if registry is None or registry.provider is not provider:
             registry = _providers[id(provider)] = _ProviderHistograms(provider)
             registry.attach()
+    scope = InstrumentationScope(scope_name, version)
+    with registry._lock:
+        for existing in registry.histograms:
+            if existing.scope == scope and existing.name == name:
+                return existing
     direct = DirectHistogram(
-        InstrumentationScope(scope_name, version),
+        scope,
         name,
         unit,
         description,

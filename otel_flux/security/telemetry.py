@@ -19,6 +19,10 @@ from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.util.types import AttributeValue
 
+from otel_flux import tracing
+from otel_flux.metrics import direct
+from otel_flux.metrics.views import SECURITY_CHECK_DURATION, histogram_edges
+
 CHECK_RATE_LIMIT = "rate_limit"
 CHECK_REPUTATION = "ip_reputation"
 CHECK_BRUTE_FORCE = "brute_force"
@@ -41,21 +45,26 @@ class SecurityTelemetry:
     def __init__(self) -> None:
         self._tracer: trace.Tracer | None = None
         self._decisions: metrics.Counter | None = None
-        self._duration: metrics.Histogram | None = None
+        self._duration: direct.Recorder | None = None
 
-    def _instruments(self) -> tuple[trace.Tracer, metrics.Counter, metrics.Histogram]:
+    def _instruments(self) -> tuple[trace.Tracer, metrics.Counter, direct.Recorder]:
         if self._tracer is None or self._decisions is None or self._duration is None:
-            self._tracer = trace.get_tracer(__name__)
+            self._tracer = tracing.get_tracer(__name__)
             meter = metrics.get_meter(__name__)
             self._decisions = meter.create_counter(
                 "security.decisions",
                 unit="{decision}",
                 description="Decisions of the security checks.",
             )
-            self._duration = meter.create_histogram(
-                "security.check.duration",
+            self._duration = direct.histogram(
+                None,
+                __name__,
+                None,
+                SECURITY_CHECK_DURATION,
                 unit="s",
                 description="Duration of the Redis call behind the security checks.",
+                edges=histogram_edges()[SECURITY_CHECK_DURATION],
+                attribute_keys=None,
             )
         return self._tracer, self._decisions, self._duration
 

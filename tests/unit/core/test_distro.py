@@ -20,7 +20,13 @@ def environ(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def test_distro_sets_span_batch_size(environ: dict[str, str]) -> None:
     FluxDistro()._configure()
 
-    assert environ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] == "256"
+    assert environ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] == "512"
+
+
+def test_distro_sets_span_queue_size(environ: dict[str, str]) -> None:
+    FluxDistro()._configure()
+
+    assert environ["OTEL_BSP_MAX_QUEUE_SIZE"] == "8192"
 
 
 def test_distro_keeps_user_batch_size(environ: dict[str, str]) -> None:
