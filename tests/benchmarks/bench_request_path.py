@@ -5,11 +5,12 @@ Run from the repository root, pinned to one core:
     PYTHONPATH=. taskset -c 0 python tests/benchmarks/bench_request_path.py
 
 The app is called at the ASGI level (no HTTP server), against a redis-server the
-script starts on a loopback port. Each case runs in its own process: the SDK as
-otel_flux's configurator sets it up, spans encoded to OTLP bytes by the exporter's
-encoder but not sent (the export step is replaced, so no Collector is needed),
-and metrics kept in the SDK. The figure is process CPU time (all threads, the
-span export thread included) per request, the minimum over 16 batches.
+script starts on a loopback port. Each case runs in its own process, with the
+SDK set up by otel_flux's configurator. Spans are encoded to OTLP bytes by the
+exporter's encoder but not sent, because the export step is replaced and no
+Collector is needed. Metrics aggregate in the SDK and are not exported. The
+figure is process CPU time (all threads, the span export thread included) per
+request, the minimum over 16 batches.
 """
 
 from __future__ import annotations
