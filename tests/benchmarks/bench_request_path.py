@@ -92,7 +92,7 @@ def build_app(args: argparse.Namespace) -> Any:
 
     async def get_file(request: Request) -> JSONResponse:
         name = await client.hget("file:2", "name")
-        return JSONResponse({"id": request.path_params["file_id"], "name": name})
+        return JSONResponse({"id": request.path_params["file_id"], "name": name.decode()})
 
     app: Any = Starlette(routes=[Route("/api/files/{file_id}", get_file)])
     if args.server:
@@ -123,8 +123,11 @@ async def measure(args: argparse.Namespace) -> float:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
+    statuses: set[int] = set()
+
     async def send(message: dict[str, Any]) -> None:
-        return None
+        if message["type"] == "http.response.start":
+            statuses.add(message["status"])
 
     async def run(count: int) -> None:
         for _ in range(count):
@@ -138,6 +141,8 @@ async def measure(args: argparse.Namespace) -> float:
         await run(batch)
         best = min(best, (time.process_time() - started) / batch)
     await client.aclose()
+    if statuses != {200}:
+        raise RuntimeError(f"the route answered {sorted(statuses)}, expected only 200")
     return best * 1e6
 
 
