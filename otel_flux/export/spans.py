@@ -98,10 +98,13 @@ _REMOTE_FLAGS = _FLAGS + fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
 # The cache of encoded attributes starts over when it reaches this size, so
 # attributes with unbounded values (url.path) cannot grow it.
 CACHE_LIMIT = 4096
-# Resources and scopes seen; a process has a handful.
+# Resources and scopes remembered between batches; a process has a handful. The
+# memory starts over before a batch once it holds this many, never during one.
 _KNOWN_LIMIT = 64
 
-_SCALARS = (str, int, float, bool)
+# Attribute value types whose encoding is cached. Floats are left out: they
+# rarely repeat, and 0.0 == -0.0 would let one stand for the other.
+_CACHED_TYPES = (str, int, bool)
 
 # Span classes whose fields the encoder reads directly.
 _PLAIN_SPANS = frozenset((ReadableSpan, LeanSpan))
@@ -116,15 +119,18 @@ class SpanEncoder:
     def __init__(self, cache_limit: int = CACHE_LIMIT) -> None:
         self._cache_limit = cache_limit
         self._attributes: dict[tuple[str, type, object], bytes] = {}
-        # id() of a resource or scope object -> the first equal object seen, so
-        # equal objects from different tracers share one group, as in the SDK.
-        # Holding the objects keeps their ids from being reused.
-        self._canonical: dict[int, Any] = {}
+        # id() of a resource or scope object -> (that object, the first equal
+        # object seen), so equal objects from different tracers share one group,
+        # as in the SDK. Holding both keeps their ids from being reused.
+        self._canonical: dict[int, tuple[Any, Any]] = {}
         self._encoded: dict[int, bytes] = {}
         self.skipped_attributes = 0
 
     def encode(self, spans: Iterable[ReadableSpan]) -> bytes:
         """Return a serialized ExportTraceServiceRequest holding ``spans``."""
+        if len(self._canonical) >= _KNOWN_LIMIT:
+            self._canonical.clear()
+            self._encoded.clear()
         groups: dict[int, dict[int, list[bytes]]] = {}
         last_resource: Any = None
         last_scope: Any = None
@@ -153,12 +159,12 @@ class SpanEncoder:
                     _SCOPE_SPANS,
                     self._scope_header(scope_id)
                     + b"".join(spans_of_scope)
-                    + self._schema_url(self._canonical[scope_id]),
+                    + self._schema_url(self._canonical[scope_id][1]),
                 )
                 for scope_id, spans_of_scope in by_scope.items()
             )
             resource_spans = self._resource_header(resource_id) + scope_spans
-            resource_spans += self._schema_url(self._canonical[resource_id])
+            resource_spans += self._schema_url(self._canonical[resource_id][1])
             request.append(delimited(_RESOURCE_SPANS, resource_spans))
         return b"".join(request)
 
@@ -235,7 +241,7 @@ class SpanEncoder:
         cache = self._attributes
         for key, value in attributes.items():
             kind = value.__class__
-            if kind in _SCALARS:
+            if kind in _CACHED_TYPES:
                 cache_key = (key, kind, value)
                 field = cache.get(cache_key)
                 if field is None:
@@ -297,22 +303,19 @@ class SpanEncoder:
 
     def _canonical_of(self, obj: Any) -> Any:
         known = self._canonical.get(id(obj))
-        if known is not None:
-            return known
-        if len(self._canonical) >= _KNOWN_LIMIT:
-            self._canonical.clear()
-            self._encoded.clear()
-        for candidate in list(self._canonical.values()):
-            if type(candidate) is type(obj) and candidate == obj:
-                self._canonical[id(obj)] = candidate
-                return candidate
-        self._canonical[id(obj)] = obj
+        if known is not None and known[0] is obj:
+            return known[1]
+        for held, canonical in list(self._canonical.values()):
+            if held is canonical and type(canonical) is type(obj) and canonical == obj:
+                self._canonical[id(obj)] = (obj, canonical)
+                return canonical
+        self._canonical[id(obj)] = (obj, obj)
         return obj
 
     def _resource_header(self, resource_id: int) -> bytes:
         header = self._encoded.get(resource_id)
         if header is None:
-            resource: Resource = self._canonical[resource_id]
+            resource: Resource = self._canonical[resource_id][1]
             content = self._attributes_of(_RESOURCE_ATTRIBUTE, resource.attributes)
             header = self._encoded[resource_id] = delimited(_RESOURCE, content)
         return header
@@ -320,7 +323,7 @@ class SpanEncoder:
     def _scope_header(self, scope_id: int) -> bytes:
         header = self._encoded.get(scope_id)
         if header is None:
-            scope: InstrumentationScope | None = self._canonical[scope_id]
+            scope: InstrumentationScope | None = self._canonical[scope_id][1]
             content = b""
             if scope is not None:
                 if scope.name:

@@ -15,6 +15,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
 
@@ -230,3 +231,57 @@ def test_encoder_replaces_lone_surrogate() -> None:
     request = _parsed(encode_spans([span]))
 
     assert request.resource_spans[0].scope_spans[0].spans[0].name == "bad \ufffd name"
+
+
+def _span(scope: InstrumentationScope, **attributes: object) -> ReadableSpan:
+    return ReadableSpan(
+        "span",
+        context=SpanContext(1, 2, is_remote=False),
+        resource=_RESOURCE,
+        attributes=attributes,
+        instrumentation_scope=scope,
+        start_time=1,
+        end_time=2,
+    )
+
+
+_RESOURCE = Resource.create({"service.name": "encoding-test"})
+
+
+@pytest.mark.parametrize("scopes", [63, 64, 70, 200])
+def test_encoder_handles_many_scopes_in_a_batch(scopes: int) -> None:
+    spans = [_span(InstrumentationScope(f"lib-{index}", "1.0")) for index in range(scopes)]
+    encoder = SpanEncoder()
+
+    batches = [encoder.encode(spans), encoder.encode(spans[::-1])]
+
+    assert batches == [
+        sdk_encode(spans).SerializeToString(),
+        sdk_encode(spans[::-1]).SerializeToString(),
+    ]
+
+
+def test_encoder_names_the_scope_of_a_reused_address() -> None:
+    encoder = SpanEncoder()
+    mislabelled = 0
+    for _ in range(200):
+        freed = InstrumentationScope("lib-a")
+        encoder.encode([_span(freed)])
+        del freed
+        # A new object often gets the freed object's address.
+        other = InstrumentationScope("lib-b")
+        request = _parsed(encoder.encode([_span(other)]))
+        if request.resource_spans[0].scope_spans[0].scope.name != "lib-b":
+            mislabelled += 1
+
+    assert mislabelled == 0
+
+
+def test_encoder_keeps_the_sign_of_zero() -> None:
+    scope = InstrumentationScope("lib")
+    encoder = SpanEncoder()
+    encoder.encode([_span(scope, balance=-0.0)])
+
+    encoded = encoder.encode([_span(scope, balance=0.0)])
+
+    assert encoded == sdk_encode([_span(scope, balance=0.0)]).SerializeToString()
