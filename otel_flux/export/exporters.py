@@ -50,12 +50,38 @@ class _SerializedTraceServiceStub:
         )
 
 
+class _LossLog:
+    """Logs every failed span export with the number of spans lost so far.
+
+    The SDK's gRPC exporter logs a failed trace export through a logger that
+    drops a message equal to the previous one, and a failed metric export in
+    between suffices to hide it; nothing counts the spans either.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.lost_spans = 0
+
+    def record(self, result: SpanExportResult, spans: int) -> SpanExportResult:
+        if result is SpanExportResult.FAILURE:
+            self.lost_spans += spans
+            _logger.warning(
+                "span export to %s failed: %d spans dropped, %d since start; export "
+                "resumes when the Collector accepts spans again",
+                self.endpoint,
+                spans,
+                self.lost_spans,
+            )
+        return result
+
+
 class FluxGrpcSpanExporter(SdkGrpcSpanExporter):
     """OTLP/gRPC span exporter that encodes with :class:`SpanEncoder`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._encoder = SpanEncoder()
         super().__init__(*args, **kwargs)
+        self.losses = _LossLog(str(self._endpoint))
         # The SDK builds the client from ``_stub`` here and again whenever it
         # re-creates the channel after an UNAVAILABLE error.
         self._stub = _SerializedTraceServiceStub
@@ -64,6 +90,9 @@ class FluxGrpcSpanExporter(SdkGrpcSpanExporter):
     def _translate_data(self, data: Sequence[ReadableSpan]) -> Any:
         return self._encoder.encode(data)
 
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.losses.record(super().export(spans), len(spans))
+
 
 class FluxHttpSpanExporter(SdkHttpSpanExporter):
     """OTLP/HTTP (protobuf) span exporter that encodes with :class:`SpanEncoder`."""
@@ -71,8 +100,12 @@ class FluxHttpSpanExporter(SdkHttpSpanExporter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._encoder = SpanEncoder()
         super().__init__(*args, **kwargs)
+        self.losses = _LossLog(str(self._endpoint))
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.losses.record(self._export_encoded(spans), len(spans))
+
+    def _export_encoded(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._shutdown:
             # The SDK logs the misuse and fails the call.
             return super().export(spans)

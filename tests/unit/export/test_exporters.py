@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 import threading
 from collections.abc import Iterator
 from concurrent import futures
@@ -139,3 +141,33 @@ def test_configurator_swaps_sdk_exporters() -> None:
 
 def test_configurator_keeps_other_exporters() -> None:
     assert _fast_encoding(InMemorySpanExporter) is InMemorySpanExporter
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_failed_export_is_logged_and_counted(
+    protocol: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = _closed_port()
+    exporter: FluxGrpcSpanExporter | FluxHttpSpanExporter
+    if protocol == "grpc":
+        exporter = FluxGrpcSpanExporter(
+            endpoint=f"http://127.0.0.1:{port}", insecure=True, timeout=1
+        )
+    else:
+        exporter = FluxHttpSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces", timeout=1)
+    spans = _spans()
+
+    with caplog.at_level(logging.WARNING, logger="otel_flux.export.exporters"):
+        first = exporter.export(spans)
+        second = exporter.export(spans)
+    exporter.shutdown()
+
+    assert (first, second) == (SpanExportResult.FAILURE, SpanExportResult.FAILURE)
+    assert exporter.losses.lost_spans == 2 * len(spans)
+    assert caplog.text.count("spans dropped") == 2
