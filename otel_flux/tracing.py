@@ -105,19 +105,24 @@ class LeanSpan(sdk_trace.Span):
         self._max_attributes = tracer.max_attributes
         self._max_length = tracer.max_length
 
+    def _ended(self, message: str) -> bool:
+        """Return whether the span has ended, logging ``message`` if it has, as the SDK does."""
+        if self._end_time is None:
+            return False
+        _logger.warning(message)
+        return True
+
     @property
     def dropped_attributes(self) -> int:
         return self._dropped_attributes
 
     def set_attribute(self, key: str, value: types.AttributeValue) -> None:
-        if self._end_time is not None:
-            _logger.warning("Setting attribute on ended span.")
+        if self._ended("Setting attribute on ended span."):
             return
         self._store(key, value)
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
-        if self._end_time is not None:
-            _logger.warning("Setting attribute on ended span.")
+        if self._ended("Setting attribute on ended span."):
             return
         for key, value in attributes.items():
             if key and not isinstance(key, str) and _is_non_custom_str(key):
@@ -148,30 +153,26 @@ class LeanSpan(sdk_trace.Span):
         attributes[key] = value
 
     def _add_event(self, event: Any) -> None:
-        if self._end_time is not None:
-            _logger.warning("Tried calling _add_event on an ended span.")
+        if self._ended("Tried calling _add_event on an ended span."):
             return
         if not isinstance(self._events, BoundedList):
             self._events = BoundedList(self._limits.max_events)
         self._events.append(event)
 
     def _add_link(self, link: Link) -> None:
-        if self._end_time is not None:
-            _logger.warning("Tried calling _add_link on an ended span.")
+        if self._ended("Tried calling _add_link on an ended span."):
             return
         if not isinstance(self._links, BoundedList):
             self._links = BoundedList(self._limits.max_links)
         self._links.append(link)
 
     def update_name(self, name: str) -> None:
-        if self._end_time is not None:
-            _logger.warning("Tried calling update_name on an ended span.")
+        if self._ended("Tried calling update_name on an ended span."):
             return
         self._name = name
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        if self._end_time is not None:
-            _logger.warning("Tried calling set_status on an ended span.")
+        if self._ended("Tried calling set_status on an ended span."):
             return
         # As in the SDK: OK is final, and UNSET never replaces a status.
         if self._status.status_code is StatusCode.OK:
@@ -189,8 +190,7 @@ class LeanSpan(sdk_trace.Span):
             self._status = Status(status, description)
 
     def end(self, end_time: int | None = None) -> None:
-        if self._end_time is not None:
-            _logger.warning("Calling end() on an ended span.")
+        if self._ended("Calling end() on an ended span."):
             return
         self._end_time = end_time if end_time is not None else time_ns()
         if self._record_end_metrics is not None:

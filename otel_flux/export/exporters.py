@@ -54,8 +54,8 @@ class _LossLog:
     """Logs every failed span export with the number of spans lost so far.
 
     The SDK's gRPC exporter logs a failed trace export through a logger that
-    drops a message equal to the previous one, and a failed metric export in
-    between suffices to hide it; nothing counts the spans either.
+    drops a message equal to the previous one, so a failed metric export in
+    between hides it. Nothing in the SDK counts the lost spans either.
     """
 
     def __init__(self, endpoint: str) -> None:

@@ -99,7 +99,7 @@ _REMOTE_FLAGS = _FLAGS + fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
 # attributes with unbounded values (url.path) cannot grow it.
 CACHE_LIMIT = 4096
 # Resources and scopes remembered between batches; a process has a handful. The
-# memory starts over before a batch once it holds this many, never during one.
+# memory starts over before a batch once it contains this many, never during one.
 _KNOWN_LIMIT = 64
 
 # Attribute value types whose encoding is cached. Floats are left out: they
@@ -305,8 +305,8 @@ class SpanEncoder:
         known = self._canonical.get(id(obj))
         if known is not None and known[0] is obj:
             return known[1]
-        for held, canonical in list(self._canonical.values()):
-            if held is canonical and type(canonical) is type(obj) and canonical == obj:
+        for stored, canonical in list(self._canonical.values()):
+            if stored is canonical and type(canonical) is type(obj) and canonical == obj:
                 self._canonical[id(obj)] = (obj, canonical)
                 return canonical
         self._canonical[id(obj)] = (obj, obj)

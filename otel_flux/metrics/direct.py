@@ -13,11 +13,11 @@ collect step returns the SDK's own metrics plus these histograms. The OTLP
 exporter, the Prometheus reader and the in-memory reader used in tests all see
 them with the scope, resource and timestamps the SDK would give.
 
-What is kept from the SDK: explicit bucket edges (upper edge inclusive), sum,
-count, min and max, cumulative temporality, one exemplar per bucket under the
-provider's exemplar filter (the last value recorded in that bucket since the
-reader's previous collection), the limit of 2,000 attribute sets per metric with
-the ``otel.metric.overflow`` point. A reader that requests delta temporality, a
+The SDK's behaviour stays: explicit bucket edges (upper edge inclusive), sum,
+count, min and max, and cumulative temporality. Each bucket carries one exemplar
+under the provider's exemplar filter, the last value recorded in that bucket
+since the reader's previous collection. A metric has at most 2,000 attribute
+sets, then the ``otel.metric.overflow`` point. A reader that requests delta temporality, a
 provider that is not the SDK's, or ``FLUX_FAST_PATH=false`` gets the SDK's own
 histogram instead.
 """

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.servers import free_port
+from tests.support.servers import redis_binary, start_redis
 
 CASES = {
     "no telemetry": [],
@@ -153,32 +152,19 @@ def main() -> int:
         print(f"RESULT {asyncio.run(measure(args))}", flush=True)
         return 0
 
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        print("redis-server is not installed", file=sys.stderr)
+    if redis_binary() is None:
+        print(
+            "redis-server is not installed; install the Debian package redis-server",
+            file=sys.stderr,
+        )
         return 2
     with tempfile.TemporaryDirectory() as directory:
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                redis_server,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--dir",
-                directory,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
+        server = start_redis(Path(directory))
         try:
-            time.sleep(0.5)
             print(f"{'case':<34} CPU per request (us)")
             for label, flags in CASES.items():
                 output = subprocess.run(
-                    [sys.executable, __file__, "--redis-port", str(port),
+                    [sys.executable, __file__, "--redis-port", str(server.port),
                      "--requests", str(args.requests), *flags],
                     capture_output=True, text=True, check=True,
                     env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])),
@@ -186,8 +172,7 @@ def main() -> int:
                 result = next(line for line in output.splitlines() if line.startswith("RESULT "))
                 print(f"{label:<34} {float(result.split()[1]):.1f}")
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            server.stop()
     return 0
 
 

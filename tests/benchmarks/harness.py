@@ -31,7 +31,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from otel_flux.stack import config as stack_config
 from otel_flux.stack import health, observe
 from tests.benchmarks import bench_processes as bp
 from tests.benchmarks.paced_client import run_paced
+from tests.e2e.pipeline.stackctl import metric_sum, scrape
 from tests.support.stack import free_ports
 
 PATH = "/api/files/2"
@@ -168,14 +168,12 @@ _LOSS_MARKERS = ("Queue full", "Failed to export")
 
 def collector_spans(config: stack_config.StackConfig) -> dict[str, float]:
     """Return the Collector's span counters: accepted and refused by its receivers."""
-    port = config.port(stack_config.COLLECTOR_METRICS_PORT)
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    totals = {"accepted": 0.0, "refused": 0.0}
-    for line in text.splitlines():
-        for key in totals:
-            if line.startswith(f"otelcol_receiver_{key}_spans"):
-                totals[key] += float(line.rsplit(" ", 1)[1])
+    text = scrape(f"http://127.0.0.1:{config.port(stack_config.COLLECTOR_METRICS_PORT)}")
+    totals = {}
+    for key in ("accepted", "refused"):
+        name = f"otelcol_receiver_{key}_spans"
+        # Counter names carry _total in some Collector versions' own metrics.
+        totals[key] = metric_sum(text, name) + metric_sum(text, f"{name}_total")
     return totals
 
 

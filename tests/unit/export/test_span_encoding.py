@@ -63,6 +63,22 @@ def _parsed(data: bytes) -> ExportTraceServiceRequest:
     return ExportTraceServiceRequest.FromString(data)
 
 
+def _spec(name: str, **overrides: object) -> dict[str, object]:
+    """Return the description of one span for _record: an INTERNAL root span by default."""
+    spec: dict[str, object] = {
+        "name": name,
+        "kind": SpanKind.INTERNAL,
+        "attributes": {},
+        "events": [],
+        "status": Status(StatusCode.UNSET),
+        "child": False,
+        "linked": False,
+        "tracer": "a",
+    }
+    spec.update(overrides)
+    return spec
+
+
 def _record(specs: Sequence[dict[str, object]], lean: bool = False) -> list[ReadableSpan]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "encoding-test"}))
@@ -116,26 +132,19 @@ def test_encoder_matches_sdk_for_lean_spans(specs: list[dict[str, object]]) -> N
 
 def test_encoder_matches_sdk_bytes_for_typical_spans() -> None:
     specs = [
-        {
-            "name": "GET /items/{id}",
-            "kind": SpanKind.SERVER,
-            "attributes": {"http.request.method": "GET", "server.port": 8000},
-            "events": [],
-            "status": Status(StatusCode.UNSET),
-            "child": False,
-            "linked": False,
-            "tracer": "a",
-        },
-        {
-            "name": "HGET",
-            "kind": SpanKind.CLIENT,
-            "attributes": {"db.system.name": "redis", "db.operation.name": "HGET"},
-            "events": [],
-            "status": Status(StatusCode.ERROR, "timeout"),
-            "child": True,
-            "linked": False,
-            "tracer": "b",
-        },
+        _spec(
+            "GET /items/{id}",
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": "GET", "server.port": 8000},
+        ),
+        _spec(
+            "HGET",
+            kind=SpanKind.CLIENT,
+            attributes={"db.system.name": "redis", "db.operation.name": "HGET"},
+            status=Status(StatusCode.ERROR, "timeout"),
+            child=True,
+            tracer="b",
+        ),
     ]
     spans = _record(specs)
 
@@ -147,16 +156,7 @@ def test_encoder_matches_sdk_bytes_for_typical_spans() -> None:
 def test_encoder_reuse_gives_same_bytes() -> None:
     spans = _record(
         [
-            {
-                "name": f"span {i}",
-                "kind": SpanKind.INTERNAL,
-                "attributes": {"index": i, "parity": "even" if i % 2 == 0 else "odd"},
-                "events": [],
-                "status": Status(StatusCode.UNSET),
-                "child": False,
-                "linked": False,
-                "tracer": "a",
-            }
+            _spec(f"span {i}", attributes={"index": i, "parity": "even" if i % 2 == 0 else "odd"})
             for i in range(20)
         ]
     )
@@ -169,33 +169,7 @@ def test_encoder_reuse_gives_same_bytes() -> None:
 
 
 def test_encoder_merges_equal_resources() -> None:
-    spans = _record(
-        [
-            {
-                "name": "one",
-                "kind": SpanKind.INTERNAL,
-                "attributes": {},
-                "events": [],
-                "status": Status(StatusCode.UNSET),
-                "child": False,
-                "linked": False,
-                "tracer": "a",
-            }
-        ]
-    ) + _record(
-        [
-            {
-                "name": "two",
-                "kind": SpanKind.INTERNAL,
-                "attributes": {},
-                "events": [],
-                "status": Status(StatusCode.UNSET),
-                "child": False,
-                "linked": False,
-                "tracer": "a",
-            }
-        ]
-    )
+    spans = _record([_spec("one")]) + _record([_spec("two")])
 
     request = _parsed(encode_spans(spans))
 
