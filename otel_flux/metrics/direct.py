@@ -1,4 +1,4 @@
-"""Duration histograms aggregated in place and reported by the SDK's metric readers.
+"""Histograms and counters aggregated in place and reported by the SDK's metric readers.
 
 Each request records two durations (the HTTP server's and one per Redis call).
 The SDK's ``Histogram.record`` costs about 9.5 us inside a sampled span on one
@@ -17,9 +17,16 @@ The SDK's behaviour stays: explicit bucket edges (upper edge inclusive), sum,
 count, min and max, and cumulative temporality. Each bucket carries one exemplar
 under the provider's exemplar filter, the last value recorded in that bucket
 since the reader's previous collection. A metric has at most 2,000 attribute
-sets, then the ``otel.metric.overflow`` point. A reader that requests delta temporality, a
-provider that is not the SDK's, or ``FLUX_FAST_PATH=false`` gets the SDK's own
-histogram instead.
+sets, then the ``otel.metric.overflow`` point. A reader that requests delta
+temporality, a provider that is not the SDK's, or ``FLUX_FAST_PATH=false`` gets
+the SDK's own histogram instead.
+
+:class:`DirectCounter` does the same for a monotonic counter. The security
+middleware counts two decisions per request, and the SDK's ``Counter.add``
+costs about 20 us of each request there. The counter exports the SDK's
+cumulative monotonic sum, an int while only ints are added. Its exemplar is the
+last measurement offered since the reader's previous collection; the SDK keeps
+one picked at random among them.
 """
 
 from __future__ import annotations
@@ -30,17 +37,19 @@ from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from time import time_ns
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from weakref import WeakKeyDictionary
 
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
+from opentelemetry.metrics import Instrument
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics._internal.exemplar import (
     AlwaysOffExemplarFilter,
     AlwaysOnExemplarFilter,
     Exemplar,
 )
+from opentelemetry.sdk.metrics._internal.instrument import _Counter as SdkCounterKind
 from opentelemetry.sdk.metrics._internal.instrument import _Histogram as SdkHistogramKind
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -49,8 +58,10 @@ from opentelemetry.sdk.metrics.export import (
     Metric,
     MetricReader,
     MetricsData,
+    NumberDataPoint,
     ResourceMetrics,
     ScopeMetrics,
+    Sum,
 )
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.util.types import Attributes
@@ -72,6 +83,14 @@ class Recorder(Protocol):
 
     def record(
         self, amount: float, attributes: Attributes = None, context: Context | None = None
+    ) -> None: ...
+
+
+class Adder(Protocol):
+    """Interface of a monotonic counter: the signature of the SDK's Counter.add."""
+
+    def add(
+        self, amount: int | float, attributes: Attributes = None, context: Context | None = None
     ) -> None: ...
 
 
@@ -97,7 +116,92 @@ class _Point:
         self.exemplars: list[tuple[int, *_ExemplarFields] | None] | None = None
 
 
-class DirectHistogram:
+P = TypeVar("P")
+
+
+class _CounterPoint:
+    """One attribute set's total and its latest exemplar."""
+
+    __slots__ = ("attributes", "exemplar", "start_ns", "value")
+
+    def __init__(self, attributes: dict[str, Any]) -> None:
+        self.attributes = attributes
+        self.value: int | float = 0
+        self.start_ns = time_ns()
+        # (offer number, value, time, trace id, span id, recorded attributes) or None
+        self.exemplar: tuple[int, *_ExemplarFields] | None = None
+
+
+class _Direct(Generic[P]):
+    """What a direct histogram and a direct counter share: scope, View keys, points."""
+
+    def __init__(
+        self,
+        scope: InstrumentationScope,
+        name: str,
+        unit: str,
+        description: str,
+        attribute_keys: frozenset[str] | None,
+        exemplars: int,
+    ) -> None:
+        self.scope = scope
+        self.name = name
+        self.unit = unit
+        self.description = description
+        self._keys = attribute_keys
+        self._exemplars = exemplars
+        self._lock = threading.Lock()
+        # Attribute items as recorded -> point; several can share a point when the
+        # View drops the keys that tell them apart.
+        self._by_recorded: dict[tuple[tuple[str, Any], ...], P] = {}
+        self._by_kept: dict[tuple[tuple[str, Any], ...], P] = {}
+        self._offers = 0
+        # The offer count at each reader's previous collection.
+        self._collected: WeakKeyDictionary[MetricReader, int] = WeakKeyDictionary()
+
+    def _new_point(self, attributes: dict[str, Any]) -> P:
+        raise NotImplementedError
+
+    def collect(self, now_ns: int, reader: MetricReader) -> Metric | None:
+        raise NotImplementedError
+
+    def _point(self, recorded: tuple[tuple[str, Any], ...]) -> P:
+        kept = recorded
+        if self._keys is not None:
+            kept = tuple(item for item in recorded if item[0] in self._keys)
+        kept = tuple(sorted(kept))
+        point = self._by_kept.get(kept)
+        if point is None:
+            if len(self._by_kept) >= CARDINALITY_LIMIT:
+                kept = _OVERFLOW
+                point = self._by_kept.get(kept)
+            if point is None:
+                point = self._by_kept[kept] = self._new_point(dict(kept))
+        if len(self._by_recorded) < 4 * CARDINALITY_LIMIT:
+            self._by_recorded[recorded] = point
+        return point
+
+    def _exemplar(
+        self, amount: float, attributes: Attributes, context: Context | None
+    ) -> _ExemplarFields | None:
+        span_context = trace.get_current_span(context).get_span_context()
+        if self._exemplars == _EXEMPLARS_SAMPLED and not span_context.trace_flags.sampled:
+            return None
+        trace_id = span_context.trace_id if span_context.is_valid else 0
+        span_id = span_context.span_id if span_context.is_valid else 0
+        return (amount, time_ns(), trace_id, span_id, attributes or {})
+
+    def _since(self, reader: MetricReader) -> int:
+        """Return the offer count at the reader's previous collection, and note this one.
+
+        Call it with the lock held.
+        """
+        since = self._collected.get(reader, 0)
+        self._collected[reader] = self._offers
+        return since
+
+
+class DirectHistogram(_Direct[_Point]):
     """An explicit-bucket histogram with a fixed View; see the module."""
 
     def __init__(
@@ -110,21 +214,11 @@ class DirectHistogram:
         attribute_keys: frozenset[str] | None,
         exemplars: int,
     ) -> None:
-        self.scope = scope
-        self.name = name
-        self.unit = unit
-        self.description = description
+        super().__init__(scope, name, unit, description, attribute_keys, exemplars)
         self.edges = tuple(edges)
-        self._keys = attribute_keys
-        self._exemplars = exemplars
-        self._lock = threading.Lock()
-        # Attribute items as recorded -> point; several can share a point when the
-        # View drops the keys that tell them apart.
-        self._by_recorded: dict[tuple[tuple[str, Any], ...], _Point] = {}
-        self._by_kept: dict[tuple[tuple[str, Any], ...], _Point] = {}
-        self._offers = 0
-        # The offer count at each reader's previous collection.
-        self._collected: WeakKeyDictionary[MetricReader, int] = WeakKeyDictionary()
+
+    def _new_point(self, attributes: dict[str, Any]) -> _Point:
+        return _Point(attributes, len(self.edges) + 1)
 
     def record(
         self, amount: float, attributes: Attributes = None, context: Context | None = None
@@ -158,32 +252,6 @@ class DirectHistogram:
                     point.exemplars = [None] * (len(self.edges) + 1)
                 point.exemplars[bucket] = (self._offers, *exemplar)
 
-    def _point(self, recorded: tuple[tuple[str, Any], ...]) -> _Point:
-        kept = recorded
-        if self._keys is not None:
-            kept = tuple(item for item in recorded if item[0] in self._keys)
-        kept = tuple(sorted(kept))
-        point = self._by_kept.get(kept)
-        if point is None:
-            if len(self._by_kept) >= CARDINALITY_LIMIT:
-                kept = _OVERFLOW
-                point = self._by_kept.get(kept)
-            if point is None:
-                point = self._by_kept[kept] = _Point(dict(kept), len(self.edges) + 1)
-        if len(self._by_recorded) < 4 * CARDINALITY_LIMIT:
-            self._by_recorded[recorded] = point
-        return point
-
-    def _exemplar(
-        self, amount: float, attributes: Attributes, context: Context | None
-    ) -> _ExemplarFields | None:
-        span_context = trace.get_current_span(context).get_span_context()
-        if self._exemplars == _EXEMPLARS_SAMPLED and not span_context.trace_flags.sampled:
-            return None
-        trace_id = span_context.trace_id if span_context.is_valid else 0
-        span_id = span_context.span_id if span_context.is_valid else 0
-        return (amount, time_ns(), trace_id, span_id, attributes or {})
-
     def collect(self, now_ns: int, reader: MetricReader) -> Metric | None:
         """Return the cumulative points with the exemplars the reader has not collected.
 
@@ -192,8 +260,7 @@ class DirectHistogram:
         """
         with self._lock:
             points = list(self._by_kept.values())
-            since = self._collected.get(reader, 0)
-            self._collected[reader] = self._offers
+            since = self._since(reader)
             snapshots = []
             for point in points:
                 exemplars = [
@@ -239,6 +306,70 @@ class DirectHistogram:
         )
 
 
+class DirectCounter(_Direct[_CounterPoint]):
+    """A monotonic counter with a fixed View; see the module."""
+
+    def _new_point(self, attributes: dict[str, Any]) -> _CounterPoint:
+        return _CounterPoint(attributes)
+
+    def add(
+        self, amount: int | float, attributes: Attributes = None, context: Context | None = None
+    ) -> None:
+        if not 0 <= amount < _INFINITY:
+            # As in the SDK's Counter.add: a counter only goes up.
+            _logger.warning(
+                "%s: invalid amount %r ignored, expected a finite value >= 0", self.name, amount
+            )
+            return
+        recorded = tuple(attributes.items()) if attributes else ()
+        exemplar = self._exemplar(amount, attributes, context) if self._exemplars else None
+        with self._lock:
+            point = self._by_recorded.get(recorded)
+            if point is None:
+                point = self._point(recorded)
+            point.value += amount
+            if exemplar is not None:
+                self._offers += 1
+                point.exemplar = (self._offers, *exemplar)
+
+    def collect(self, now_ns: int, reader: MetricReader) -> Metric | None:
+        """Return the cumulative totals with the exemplars the reader has not collected."""
+        with self._lock:
+            since = self._since(reader)
+            snapshots = [
+                (
+                    point,
+                    point.value,
+                    point.exemplar[1:]
+                    if point.exemplar is not None and point.exemplar[0] > since
+                    else None,
+                )
+                for point in self._by_kept.values()
+            ]
+        if not snapshots:
+            return None
+        data_points = [
+            NumberDataPoint(
+                attributes=dict(point.attributes),
+                start_time_unix_nano=point.start_ns,
+                time_unix_nano=now_ns,
+                value=value,
+                exemplars=_exemplars(point.attributes, [exemplar]),
+            )
+            for point, value, exemplar in snapshots
+        ]
+        return Metric(
+            name=self.name,
+            description=self.description,
+            unit=self.unit,
+            data=Sum(
+                data_points=data_points,
+                aggregation_temporality=AggregationTemporality.CUMULATIVE,
+                is_monotonic=True,
+            ),
+        )
+
+
 def _exemplars(
     kept: Mapping[str, Any],
     slots: list[_ExemplarFields | None] | None,
@@ -261,12 +392,12 @@ def _exemplars(
     ]
 
 
-class _ProviderHistograms:
-    """The direct histograms of one MeterProvider, merged into each collection."""
+class _ProviderInstruments:
+    """The direct instruments of one MeterProvider, merged into each collection."""
 
     def __init__(self, provider: MeterProvider) -> None:
         self.provider = provider
-        self.histograms: list[DirectHistogram] = []
+        self.instruments: list[_Direct[Any]] = []
         self._lock = threading.Lock()
 
     def attach(self) -> None:
@@ -278,12 +409,15 @@ class _ProviderHistograms:
 
         def add_and_wrap(reader: MetricReader) -> None:
             add_metric_reader(reader)
-            if _temporality(reader) is not AggregationTemporality.CUMULATIVE:
-                _logger.warning(
-                    "%s requests delta temporality, but otel_flux's duration histograms "
-                    "are already cumulative; set FLUX_FAST_PATH=false to get delta",
-                    type(reader).__name__,
-                )
+            for kind in _KINDS:
+                if _temporality(reader, kind) is not AggregationTemporality.CUMULATIVE:
+                    _logger.warning(
+                        "%s requests delta temporality, but otel_flux's duration histograms "
+                        "and counters are already cumulative; set FLUX_FAST_PATH=false to "
+                        "get delta",
+                        type(reader).__name__,
+                    )
+                    break
             self._wrap(reader)
 
         provider.add_metric_reader = add_and_wrap  # type: ignore[method-assign,assignment]
@@ -302,12 +436,12 @@ class _ProviderHistograms:
     def merge(self, data: MetricsData | None, reader: MetricReader) -> MetricsData | None:
         now = time_ns()
         with self._lock:
-            histograms = list(self.histograms)
+            instruments = list(self.instruments)
         by_scope: dict[InstrumentationScope, list[Metric]] = {}
-        for histogram in histograms:
-            metric = histogram.collect(now, reader)
+        for instrument in instruments:
+            metric = instrument.collect(now, reader)
             if metric is not None:
-                by_scope.setdefault(histogram.scope, []).append(metric)
+                by_scope.setdefault(instrument.scope, []).append(metric)
         if not by_scope:
             return data
         if data is None or not data.resource_metrics:
@@ -326,9 +460,19 @@ class _ProviderHistograms:
         )
         return MetricsData([replace(first, scope_metrics=scopes), *others])
 
+    def get_or_add(self, instrument: _Direct[Any]) -> _Direct[Any]:
+        """Return the instrument of that scope and name added first, else add this one."""
+        with self._lock:
+            for existing in self.instruments:
+                if existing.scope == instrument.scope and existing.name == instrument.name:
+                    return existing
+            self.instruments.append(instrument)
+        return instrument
 
-_providers: dict[int, _ProviderHistograms] = {}
+
+_providers: dict[int, _ProviderInstruments] = {}
 _providers_lock = threading.Lock()
+_KINDS = (SdkHistogramKind, SdkCounterKind)
 
 
 def histogram(
@@ -347,7 +491,7 @@ def histogram(
     scope returns the histogram created first, so its points are reported once.
     """
     provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
-    reason = _unsupported(provider)
+    reason = _unsupported(provider, SdkHistogramKind)
     if reason is not None or not isinstance(provider, MeterProvider):
         _logger.debug("%s uses the SDK histogram: %s", name, reason)
         sdk_histogram: Recorder = provider.get_meter(scope_name, version).create_histogram(
@@ -357,31 +501,61 @@ def histogram(
             explicit_bucket_boundaries_advisory=list(edges),
         )
         return sdk_histogram
+    scope = InstrumentationScope(scope_name, version)
+    new = DirectHistogram(
+        scope, name, unit, description, edges, attribute_keys, _exemplar_mode(provider)
+    )
+    found = _registry(provider).get_or_add(new)
+    if not isinstance(found, DirectHistogram):
+        raise ValueError(
+            f"{name!r} in scope {scope_name!r} is already a counter; "
+            "give the histogram another name"
+        )
+    return found
+
+
+def counter(
+    meter_provider: metrics.MeterProvider | None,
+    scope_name: str,
+    version: str | None,
+    name: str,
+    unit: str,
+    description: str,
+    attribute_keys: frozenset[str] | None = None,
+) -> Adder:
+    """Return a direct monotonic counter where the provider allows one, else the SDK's.
+
+    Asking twice for the same name in the same scope returns the counter created first.
+    """
+    provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+    reason = _unsupported(provider, SdkCounterKind)
+    if reason is not None or not isinstance(provider, MeterProvider):
+        _logger.debug("%s uses the SDK counter: %s", name, reason)
+        sdk_counter: Adder = provider.get_meter(scope_name, version).create_counter(
+            name, unit=unit, description=description
+        )
+        return sdk_counter
+    scope = InstrumentationScope(scope_name, version)
+    new = DirectCounter(scope, name, unit, description, attribute_keys, _exemplar_mode(provider))
+    found = _registry(provider).get_or_add(new)
+    if not isinstance(found, DirectCounter):
+        raise ValueError(
+            f"{name!r} in scope {scope_name!r} is already a histogram; "
+            "give the counter another name"
+        )
+    return found
+
+
+def _registry(provider: MeterProvider) -> _ProviderInstruments:
     with _providers_lock:
         registry = _providers.get(id(provider))
         if registry is None or registry.provider is not provider:
-            registry = _providers[id(provider)] = _ProviderHistograms(provider)
+            registry = _providers[id(provider)] = _ProviderInstruments(provider)
             registry.attach()
-    scope = InstrumentationScope(scope_name, version)
-    with registry._lock:
-        for existing in registry.histograms:
-            if existing.scope == scope and existing.name == name:
-                return existing
-    direct = DirectHistogram(
-        scope,
-        name,
-        unit,
-        description,
-        edges,
-        attribute_keys,
-        _exemplar_mode(provider),
-    )
-    with registry._lock:
-        registry.histograms.append(direct)
-    return direct
+    return registry
 
 
-def _unsupported(provider: metrics.MeterProvider) -> str | None:
+def _unsupported(provider: metrics.MeterProvider, kind: type[Instrument]) -> str | None:
     if not FAST_PATH.read():
         return "FLUX_FAST_PATH is false"
     if not isinstance(provider, MeterProvider):
@@ -389,7 +563,7 @@ def _unsupported(provider: metrics.MeterProvider) -> str | None:
     if provider._disabled:
         return "the SDK is disabled"
     for reader in _readers(provider):
-        temporality = _temporality(reader)
+        temporality = _temporality(reader, kind)
         if temporality is not AggregationTemporality.CUMULATIVE:
             return f"{type(reader).__name__} requests {temporality} temporality"
     return None
@@ -401,8 +575,8 @@ def _readers(provider: MeterProvider) -> list[MetricReader]:
     return list(provider._measurement_consumer._reader_storages)
 
 
-def _temporality(reader: MetricReader) -> AggregationTemporality | None:
-    return reader._instrument_class_temporality.get(SdkHistogramKind)
+def _temporality(reader: MetricReader, kind: type[Instrument]) -> AggregationTemporality | None:
+    return reader._instrument_class_temporality.get(kind)
 
 
 def _exemplar_mode(provider: MeterProvider) -> int:

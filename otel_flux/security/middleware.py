@@ -267,8 +267,8 @@ class SecurityMiddleware:
         finally:
             if verdict.decision == Decision.ALLOW and verdict.remaining >= 0:
                 route = scope.get("path") if is_login else _route_template(scope)
-                for check in _CHECKS if is_login else (CHECK_REPUTATION, CHECK_RATE_LIMIT):
-                    self._telemetry.count_decision(check, ALLOW, route)
+                checks = _CHECKS if is_login else (CHECK_REPUTATION, CHECK_RATE_LIMIT)
+                self._telemetry.count_decisions(checks, ALLOW, route)
 
     async def _record_failure(
         self, scope: Scope, client: ClientIdentity, account_id: str | None

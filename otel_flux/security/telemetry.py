@@ -12,10 +12,10 @@ HMAC-SHA256 of its key (IPv4 address or IPv6 /64) under the process's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from opentelemetry import metrics, trace
+from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.util.types import AttributeValue
 
@@ -44,14 +44,16 @@ class SecurityTelemetry:
 
     def __init__(self) -> None:
         self._tracer: trace.Tracer | None = None
-        self._decisions: metrics.Counter | None = None
+        self._decisions: direct.Adder | None = None
         self._duration: direct.Recorder | None = None
 
-    def _instruments(self) -> tuple[trace.Tracer, metrics.Counter, direct.Recorder]:
+    def _instruments(self) -> tuple[trace.Tracer, direct.Adder, direct.Recorder]:
         if self._tracer is None or self._decisions is None or self._duration is None:
             self._tracer = tracing.get_tracer(__name__)
-            meter = metrics.get_meter(__name__)
-            self._decisions = meter.create_counter(
+            self._decisions = direct.counter(
+                None,
+                __name__,
+                None,
                 "security.decisions",
                 unit="{decision}",
                 description="Decisions of the security checks.",
@@ -92,13 +94,18 @@ class SecurityTelemetry:
         span.end(end_time=end_ns)
 
     def count_decision(self, check: str, decision: str, route: str | None) -> None:
+        self.count_decisions((check,), decision, route)
+
+    def count_decisions(self, checks: Iterable[str], decision: str, route: str | None) -> None:
+        """Count one ``decision`` for each of ``checks`` on one request."""
         if not is_instrumentation_enabled():
             return
         _, decisions, _ = self._instruments()
-        attributes = {"security.check": check, "security.decision": decision}
-        if route is not None:
-            attributes["http.route"] = route
-        decisions.add(1, attributes)
+        for check in checks:
+            attributes = {"security.check": check, "security.decision": decision}
+            if route is not None:
+                attributes["http.route"] = route
+            decisions.add(1, attributes)
 
     def record_duration(self, phase: str, seconds: float, outcome: str) -> None:
         """Record the duration of one Redis call: ``phase`` is ``check`` or ``record``."""

@@ -4,6 +4,11 @@ Run from the repository root, pinned to one core:
 
     PYTHONPATH=. taskset -c 0 python tests/benchmarks/bench_request_path.py
 
+The security cases add the security middleware in front of the route (one
+EVALSHA per request, a rate limit no run reaches), and three of them switch one
+part of its telemetry off to show what that part costs. ``--only TEXT`` runs the
+cases whose label contains TEXT.
+
 The app is called at the ASGI level (no HTTP server), against a redis-server the
 script starts on a loopback port. Each case runs in its own process, with the
 SDK set up by otel_flux's configurator. Spans are encoded to OTLP bytes by the
@@ -27,6 +32,9 @@ from typing import Any
 
 from tests.support.servers import redis_binary, start_redis
 
+_SECURITY_FLUX = ["--security", "--sdk", "--redis", "--server"]
+# The "no ..." cases replace one part of the security middleware's telemetry with
+# a function that does nothing, to show what that part costs.
 CASES = {
     "no telemetry": [],
     "SDK only (nothing instrumented)": ["--sdk"],
@@ -34,6 +42,12 @@ CASES = {
     "server middleware": ["--sdk", "--server"],
     "both (otel_flux)": ["--sdk", "--redis", "--server"],
     "both, FLUX_FAST_PATH=false": ["--sdk", "--redis", "--server", "--no-fast-path"],
+    "security middleware, no telemetry": ["--security"],
+    "security middleware, otel_flux": _SECURITY_FLUX,
+    "security, otel_flux, no check spans": [*_SECURITY_FLUX, "--without", "check-spans"],
+    "security, otel_flux, no decision counts": [*_SECURITY_FLUX, "--without", "decisions"],
+    "security, otel_flux, no security telemetry": [*_SECURITY_FLUX, "--without", "security"],
+    "security, FLUX_FAST_PATH=false": [*_SECURITY_FLUX, "--no-fast-path"],
 }
 
 
@@ -44,6 +58,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-fast-path", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--security", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--without",
+        choices=("check-spans", "decisions", "security"),
+        help=argparse.SUPPRESS,
+    )
+    parser.add_argument(
+        "--only", help="run the cases whose label contains this text (default: all)"
+    )
     parser.add_argument("--redis-port", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -93,12 +116,39 @@ def build_app(args: argparse.Namespace) -> Any:
         name = await client.hget("file:2", "name")
         return JSONResponse({"id": request.path_params["file_id"], "name": name.decode()})
 
-    app: Any = Starlette(routes=[Route("/api/files/{file_id}", get_file)])
+    middleware = []
+    if args.security:
+        from starlette.middleware import Middleware
+
+        from otel_flux.security import SecurityMiddleware
+        from otel_flux.security.config import SecurityConfig
+
+        skip_telemetry(args.without)
+        # Every request comes from one address; a limit the run never reaches
+        # keeps every check running without rejecting a request.
+        config = SecurityConfig(rate_limit=1_000_000_000)
+        middleware.append(Middleware(SecurityMiddleware, redis=client, config=config))
+    app: Any = Starlette(routes=[Route("/api/files/{file_id}", get_file)], middleware=middleware)
     if args.server:
         from otel_flux.instrumentation.asgi import FluxServerMiddleware
 
         app = FluxServerMiddleware(app)
     return app, client
+
+
+def skip_telemetry(part: str | None) -> None:
+    """Make one part of the security middleware's telemetry do nothing."""
+    from otel_flux.security.telemetry import SecurityTelemetry
+
+    def nothing(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    if part in ("check-spans", "security"):
+        SecurityTelemetry.record_check = nothing  # type: ignore[method-assign]
+    if part in ("decisions", "security"):
+        SecurityTelemetry.count_decisions = nothing  # type: ignore[method-assign]
+    if part == "security":
+        SecurityTelemetry.record_duration = nothing  # type: ignore[method-assign]
 
 
 async def measure(args: argparse.Namespace) -> float:
@@ -161,8 +211,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as directory:
         server = start_redis(Path(directory))
         try:
-            print(f"{'case':<34} CPU per request (us)")
+            print(f"{'case':<44} CPU per request (us)")
             for label, flags in CASES.items():
+                if args.only and args.only not in label:
+                    continue
                 output = subprocess.run(
                     [sys.executable, __file__, "--redis-port", str(server.port),
                      "--requests", str(args.requests), *flags],
@@ -170,7 +222,7 @@ def main() -> int:
                     env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])),
                 ).stdout  # fmt: skip
                 result = next(line for line in output.splitlines() if line.startswith("RESULT "))
-                print(f"{label:<34} {float(result.split()[1]):.1f}")
+                print(f"{label:<44} {float(result.split()[1]):.1f}")
         finally:
             server.stop()
     return 0
