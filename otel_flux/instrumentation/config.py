@@ -79,9 +79,10 @@ FAST_PATH = define(
     parse_bool,
     accepted="true or false",
     doc=(
-        "Record otel_flux's server and Redis spans and duration histograms on a lean "
-        "path into the SDK's pipeline: same sampler, limits, processors, readers and "
-        "exporters, less CPU per request. false uses the SDK's own spans and histograms."
+        "Record otel_flux's spans, duration histograms and security decision counts on "
+        "a lean path into the SDK's pipeline: same sampler, limits, processors, readers "
+        "and exporters, less CPU per request. false uses the SDK's own spans, histograms "
+        "and counter."
     ),
     group="instrumentation",
 )

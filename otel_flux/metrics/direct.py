@@ -22,11 +22,13 @@ temporality, a provider that is not the SDK's, or ``FLUX_FAST_PATH=false`` gets
 the SDK's own histogram instead.
 
 :class:`DirectCounter` does the same for a monotonic counter. The security
-middleware counts two decisions per request, and the SDK's ``Counter.add``
-costs about 20 us of each request there. The counter exports the SDK's
-cumulative monotonic sum, an int while only ints are added. Its exemplar is the
-last measurement offered since the reader's previous collection; the SDK keeps
-one picked at random among them.
+middleware counts two decisions per request. The SDK's ``Counter.add`` takes
+6.6 us in a tight loop and about 26 us per call on that request path, measured
+with tests/benchmarks/bench_request_path.py. The direct one takes 1.2 us in the
+same loop. The counter exports the SDK's cumulative monotonic sum, an int while
+only ints are added. Its exemplar is the last measurement offered since the
+reader's previous collection, where the SDK keeps one picked at random among
+them.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ class _CounterPoint:
 
 
 class _Direct(Generic[P]):
-    """What a direct histogram and a direct counter share: scope, View keys, points."""
+    """Base of the direct histogram and counter: scope, View keys and points."""
 
     def __init__(
         self,
@@ -508,8 +510,8 @@ def histogram(
     found = _registry(provider).get_or_add(new)
     if not isinstance(found, DirectHistogram):
         raise ValueError(
-            f"{name!r} in scope {scope_name!r} is already a counter; "
-            "give the histogram another name"
+            f"{name!r} in scope {scope_name!r} is already a counter. "
+            "Give the histogram another name."
         )
     return found
 
@@ -540,8 +542,8 @@ def counter(
     found = _registry(provider).get_or_add(new)
     if not isinstance(found, DirectCounter):
         raise ValueError(
-            f"{name!r} in scope {scope_name!r} is already a histogram; "
-            "give the counter another name"
+            f"{name!r} in scope {scope_name!r} is already a histogram. "
+            "Give the counter another name."
         )
     return found
 

@@ -5,8 +5,9 @@ Run from the repository root, pinned to one core:
     PYTHONPATH=. taskset -c 0 python tests/benchmarks/bench_request_path.py
 
 The security cases add the security middleware in front of the route (one
-EVALSHA per request, a rate limit no run reaches), and three of them switch one
-part of its telemetry off to show what that part costs. ``--only TEXT`` runs the
+EVALSHA per request, a rate limit no run reaches). Three of them switch one
+part of its telemetry off to show what that part costs, and one counts the
+decisions with the SDK's Counter instead of otel_flux's direct counter. ``--only TEXT`` runs the
 cases whose label contains TEXT.
 
 The app is called at the ASGI level (no HTTP server), against a redis-server the
@@ -46,6 +47,7 @@ CASES = {
     "security middleware, otel_flux": _SECURITY_FLUX,
     "security, otel_flux, no check spans": [*_SECURITY_FLUX, "--without", "check-spans"],
     "security, otel_flux, no decision counts": [*_SECURITY_FLUX, "--without", "decisions"],
+    "security, otel_flux, SDK decision counter": [*_SECURITY_FLUX, "--without", "direct-counter"],
     "security, otel_flux, no security telemetry": [*_SECURITY_FLUX, "--without", "security"],
     "security, FLUX_FAST_PATH=false": [*_SECURITY_FLUX, "--no-fast-path"],
 }
@@ -61,7 +63,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--security", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--without",
-        choices=("check-spans", "decisions", "security"),
+        choices=("check-spans", "decisions", "direct-counter", "security"),
         help=argparse.SUPPRESS,
     )
     parser.add_argument(
@@ -137,7 +139,10 @@ def build_app(args: argparse.Namespace) -> Any:
 
 
 def skip_telemetry(part: str | None) -> None:
-    """Make one part of the security middleware's telemetry do nothing."""
+    """Make one part of the security middleware's telemetry do nothing, or use the SDK's."""
+    from opentelemetry import metrics
+
+    from otel_flux.metrics import direct
     from otel_flux.security.telemetry import SecurityTelemetry
 
     def nothing(*args: Any, **kwargs: Any) -> None:
@@ -149,6 +154,15 @@ def skip_telemetry(part: str | None) -> None:
         SecurityTelemetry.count_decisions = nothing  # type: ignore[method-assign]
     if part == "security":
         SecurityTelemetry.record_duration = nothing  # type: ignore[method-assign]
+    if part == "direct-counter":
+
+        def sdk_counter(
+            provider: Any, scope: str, version: str | None, name: str, unit: str, description: str
+        ) -> Any:
+            meter = metrics.get_meter_provider().get_meter(scope, version)
+            return meter.create_counter(name, unit=unit, description=description)
+
+        direct.counter = sdk_counter  # type: ignore[assignment]
 
 
 async def measure(args: argparse.Namespace) -> float:

@@ -177,6 +177,35 @@ def test_histogram_record(benchmark: Any, kind: str) -> None:
     assert points[0].count >= 1
 
 
+@pytest.mark.parametrize("kind", ["sdk", "direct"])
+def test_counter_add(benchmark: Any, kind: str) -> None:
+    """One security.decisions count, with the attributes the security middleware sets."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    if kind == "sdk":
+        counter: Any = provider.get_meter("micro").create_counter("security.decisions")
+    else:
+        counter = direct.counter(provider, "micro", "1", "security.decisions", "{decision}", "")
+    attributes = {
+        "security.check": "rate_limit",
+        "security.decision": "allow",
+        "http.route": "/api/files/{file_id}",
+    }
+
+    benchmark(counter.add, 1, attributes)
+    data = reader.get_metrics_data()
+
+    assert data is not None
+    points = [
+        point
+        for scope in data.resource_metrics[0].scope_metrics
+        for metric in scope.metrics
+        for point in metric.data.data_points
+    ]
+    assert len(points) == 1
+    assert points[0].value >= 1
+
+
 def test_monitor_record_request(benchmark: Any) -> None:
     monitor = Monitor(interval_s=60.0)
 

@@ -2,10 +2,10 @@
 
 Each test adds the same amounts to an SDK Counter on one MeterProvider and to a
 DirectCounter on another, both with an InMemoryMetricReader, and compares the
-collected points. The SDK keeps a random one of the exemplars offered between
-two collections and the direct counter keeps the last, so the comparison checks
-that both have an exemplar for the same points, and the test's own record says
-which one the direct counter must hold.
+collected points. Between two collections the SDK keeps a random one of the
+exemplars offered and the direct counter keeps the last. So the comparison
+checks that both have an exemplar for the same points, and the test records
+which exemplar the direct counter must hold.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ DESCRIPTION = "Decisions of test checks."
 SCOPE = "otel_flux.test"
 VERSION = "1.2.3"
 
-# Attribute items as recorded -> (value, time bounds not checked, trace id, span id)
+# An offered exemplar: (value, trace id, span id)
 _Offer = tuple[float, int, int]
 
 
@@ -121,7 +121,7 @@ def _points(metric: Metric) -> list[NumberDataPoint]:
 
 
 def _assert_same_collection(pair: Pair, since_ns: int) -> None:
-    """Compare scope, metric and every point; exemplars against the last offer."""
+    """Compare scope, metric and every point, and each exemplar with the last offer."""
     sdk_data, direct_data = pair.collect()
     sdk_found = _find(sdk_data)
     direct_found = _find(direct_data)
@@ -129,6 +129,7 @@ def _assert_same_collection(pair: Pair, since_ns: int) -> None:
         assert direct_found is None
         return
     assert direct_found is not None
+
     sdk_scope, sdk_metric = sdk_found
     direct_scope, direct_metric = direct_found
     assert direct_scope.scope == sdk_scope.scope
@@ -139,6 +140,7 @@ def _assert_same_collection(pair: Pair, since_ns: int) -> None:
     assert isinstance(direct_metric.data, Sum)
     assert direct_metric.data.is_monotonic == sdk_metric.data.is_monotonic
     assert direct_metric.data.aggregation_temporality == sdk_metric.data.aggregation_temporality
+
     sdk_points = _points(sdk_metric)
     direct_points = _points(direct_metric)
     assert len(direct_points) == len(sdk_points)
@@ -229,7 +231,7 @@ def test_cumulative_over_collections() -> None:
 
 @pytest.mark.parametrize("amount", [-1, -0.5])
 def test_negative_amount_ignored(amount: float) -> None:
-    """A counter only goes up; the SDK drops a negative amount, and so does this one."""
+    """A counter only goes up, so the SDK drops a negative amount, and so does this one."""
     pair = Pair()
     since = time_ns()
 
