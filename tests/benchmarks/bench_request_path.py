@@ -222,6 +222,13 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
+    if args.only and not any(args.only in label for label in CASES):
+        print(
+            f"--only {args.only!r} matches no case; use part of one of these labels: "
+            + ", ".join(repr(label) for label in CASES),
+            file=sys.stderr,
+        )
+        return 2
     with tempfile.TemporaryDirectory() as directory:
         server = start_redis(Path(directory))
         try:

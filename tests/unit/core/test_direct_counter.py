@@ -36,6 +36,7 @@ from opentelemetry.sdk.metrics.export import (
     ScopeMetrics,
     Sum,
 )
+from opentelemetry.sdk.metrics.view import DropAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import SpanContext, TraceFlags
 
@@ -410,3 +411,48 @@ def test_fast_path_off_gets_sdk_counter(monkeypatch: pytest.MonkeyPatch) -> None
     found = _find(reader.get_metrics_data())
     assert found is not None
     assert _points(found[1])[0].value == 3
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        View(instrument_name=NAME, aggregation=DropAggregation()),
+        View(instrument_name=NAME, name="renamed.decisions"),
+        View(instrument_name="test.*", attribute_keys={"security.check"}),
+        View(instrument_name="*", meter_name=SCOPE),
+    ],
+)
+def test_selecting_view_gets_sdk_counter(view: View) -> None:
+    """A View can rename, drop or re-key the counter, which only the SDK's applies."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider([reader], views=[view], shutdown_on_exit=False)
+
+    adder = direct.counter(provider, SCOPE, VERSION, NAME, UNIT, DESCRIPTION)
+
+    assert not isinstance(adder, DirectCounter)
+
+
+def test_drop_view_drops_counter() -> None:
+    view = View(instrument_name=NAME, aggregation=DropAggregation())
+    reader = InMemoryMetricReader()
+    provider = MeterProvider([reader], views=[view], shutdown_on_exit=False)
+
+    direct.counter(provider, SCOPE, VERSION, NAME, UNIT, DESCRIPTION).add(1)
+
+    assert _find(reader.get_metrics_data()) is None
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        View(instrument_name="other.counter", name="renamed"),
+        View(instrument_name=NAME, meter_name="otel_flux.other"),
+        View(instrument_name=NAME, instrument_type=Histogram, name="renamed"),
+    ],
+)
+def test_view_for_other_instrument_keeps_direct(view: View) -> None:
+    provider = MeterProvider([InMemoryMetricReader()], views=[view], shutdown_on_exit=False)
+
+    adder = direct.counter(provider, SCOPE, VERSION, NAME, UNIT, DESCRIPTION)
+
+    assert isinstance(adder, DirectCounter)

@@ -40,7 +40,12 @@ from opentelemetry.trace import SpanContext, TraceFlags
 
 from otel_flux.metrics import direct
 from otel_flux.metrics.direct import CARDINALITY_LIMIT, DirectHistogram
-from otel_flux.metrics.views import DB_CLIENT_ATTRIBUTES, DB_CLIENT_DURATION, histogram_edges
+from otel_flux.metrics.views import (
+    DB_CLIENT_ATTRIBUTES,
+    DB_CLIENT_DURATION,
+    build_views,
+    histogram_edges,
+)
 
 NAME = "test.duration"
 UNIT = "s"
@@ -583,3 +588,43 @@ def test_each_reader_gets_new_exemplars_only() -> None:
     assert second is not None
     assert [exemplar.value for exemplar in _points(first[1])[0].exemplars] == [0.1]
     assert [exemplar.value for exemplar in _points(second[1])[0].exemplars] == [0.1, 1.0]
+
+
+def test_own_views_keep_direct_histogram() -> None:
+    """The Views otel_flux builds for its histograms are the ones a direct histogram applies."""
+    provider = MeterProvider([InMemoryMetricReader()], views=build_views(), shutdown_on_exit=False)
+
+    recorder = direct.histogram(
+        provider,
+        SCOPE,
+        VERSION,
+        DB_CLIENT_DURATION,
+        "s",
+        DESCRIPTION,
+        histogram_edges()[DB_CLIENT_DURATION],
+        DB_CLIENT_ATTRIBUTES,
+    )
+
+    assert isinstance(recorder, DirectHistogram)
+
+
+def test_user_view_gets_sdk_histogram() -> None:
+    """A View of the user's that selects the histogram falls back to the SDK's, and applies."""
+    reader = InMemoryMetricReader()
+    views = [*build_views(), View(instrument_name=DB_CLIENT_DURATION, name="renamed.duration")]
+    provider = MeterProvider([reader], views=views, shutdown_on_exit=False)
+
+    recorder = direct.histogram(
+        provider,
+        SCOPE,
+        VERSION,
+        DB_CLIENT_DURATION,
+        "s",
+        DESCRIPTION,
+        histogram_edges()[DB_CLIENT_DURATION],
+        DB_CLIENT_ATTRIBUTES,
+    )
+    recorder.record(0.001)
+
+    assert not isinstance(recorder, DirectHistogram)
+    assert _find(reader.get_metrics_data(), "renamed.duration") is not None
