@@ -18,9 +18,10 @@ count, min and max, and cumulative temporality. Each bucket carries one exemplar
 under the provider's exemplar filter, the last value recorded in that bucket
 since the reader's previous collection. A metric has at most 2,000 attribute
 sets, then the ``otel.metric.overflow`` point. A reader that requests delta
-temporality, a provider that is not the SDK's, a View that selects the
-instrument (other than the Views otel_flux builds for it), or
-``FLUX_FAST_PATH=false`` gets the SDK's own histogram instead.
+temporality, a provider that is not the SDK's, ``FLUX_FAST_PATH=false``, or a
+View that selects the instrument and does more than its fixed View (other edges
+or keys, a new name, a second stream) gets the SDK's own histogram instead. A
+meter that the SDK's meter configurator disables records nothing, as in the SDK.
 
 :class:`DirectCounter` does the same for a monotonic counter. The security
 middleware counts two decisions per request. The SDK's ``Counter.add`` takes
@@ -29,7 +30,8 @@ with tests/benchmarks/bench_request_path.py. The direct one takes 1.2 us in the
 same loop. The counter exports the SDK's cumulative monotonic sum, an int while
 only ints are added. Its exemplar is the last measurement offered since the
 reader's previous collection, where the SDK keeps one picked at random among
-them. Where a histogram falls back to the SDK's, so does the counter.
+them. The counter falls back to the SDK's in the same cases, and for any View
+that selects it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from opentelemetry.sdk.metrics._internal.exemplar import (
 )
 from opentelemetry.sdk.metrics._internal.instrument import _Counter as SdkCounterKind
 from opentelemetry.sdk.metrics._internal.instrument import _Histogram as SdkHistogramKind
+from opentelemetry.sdk.metrics._internal.view import _default_reservoir_factory
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     Histogram,
@@ -66,17 +69,26 @@ from opentelemetry.sdk.metrics.export import (
     ScopeMetrics,
     Sum,
 )
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.util.types import Attributes
 
 from otel_flux.instrumentation.config import FAST_PATH
-from otel_flux.metrics.views import OWN_VIEW_MARK
 
 _logger = logging.getLogger(__name__)
 
 CARDINALITY_LIMIT = 2000
 _INFINITY = float("inf")
 _OVERFLOW: tuple[tuple[str, Any], ...] = (("otel.metric.overflow", True),)
+
+
+class _Enabled:
+    """Stand-in for the SDK meter config of a meter that has none."""
+
+    is_enabled = True
+
+
+_ENABLED = _Enabled()
 
 # Exemplar modes, set from the provider's exemplar filter.
 _EXEMPLARS_OFF, _EXEMPLARS_SAMPLED, _EXEMPLARS_ALL = range(3)
@@ -147,8 +159,12 @@ class _Direct(Generic[P]):
         description: str,
         attribute_keys: frozenset[str] | None,
         exemplars: int,
+        meter_config: Any = _ENABLED,
     ) -> None:
         self.scope = scope
+        # The SDK meter's config, which the meter configurator can switch off at
+        # any time; the SDK's instruments check it on every measurement too.
+        self._meter_config = meter_config
         self.name = name
         self.unit = unit
         self.description = description
@@ -217,8 +233,9 @@ class DirectHistogram(_Direct[_Point]):
         edges: Sequence[float],
         attribute_keys: frozenset[str] | None,
         exemplars: int,
+        meter_config: Any = _ENABLED,
     ) -> None:
-        super().__init__(scope, name, unit, description, attribute_keys, exemplars)
+        super().__init__(scope, name, unit, description, attribute_keys, exemplars, meter_config)
         self.edges = tuple(edges)
 
     def _new_point(self, attributes: dict[str, Any]) -> _Point:
@@ -227,6 +244,8 @@ class DirectHistogram(_Direct[_Point]):
     def record(
         self, amount: float, attributes: Attributes = None, context: Context | None = None
     ) -> None:
+        if not self._meter_config.is_enabled:
+            return
         if not 0 <= amount < _INFINITY:
             # As in the SDK's Histogram.record: negative, NaN and infinite amounts are dropped.
             _logger.warning(
@@ -319,6 +338,8 @@ class DirectCounter(_Direct[_CounterPoint]):
     def add(
         self, amount: int | float, attributes: Attributes = None, context: Context | None = None
     ) -> None:
+        if not self._meter_config.is_enabled:
+            return
         if not 0 <= amount < _INFINITY:
             # As in the SDK's Counter.add: a counter only goes up.
             _logger.warning(
@@ -496,7 +517,9 @@ def histogram(
     """
     provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     scope = InstrumentationScope(scope_name, version)
-    reason = _unsupported(provider, SdkHistogramKind, scope, name, unit)
+    reason = _unsupported(
+        provider, SdkHistogramKind, scope, name, unit, tuple(edges), attribute_keys
+    )
     if reason is not None or not isinstance(provider, MeterProvider):
         _logger.debug("%s uses the SDK histogram: %s", name, reason)
         sdk_histogram: Recorder = provider.get_meter(scope_name, version).create_histogram(
@@ -507,7 +530,14 @@ def histogram(
         )
         return sdk_histogram
     new = DirectHistogram(
-        scope, name, unit, description, edges, attribute_keys, _exemplar_mode(provider)
+        scope,
+        name,
+        unit,
+        description,
+        edges,
+        attribute_keys,
+        _exemplar_mode(provider),
+        _meter_config(provider, scope),
     )
     found = _registry(provider).get_or_add(new)
     if not isinstance(found, DirectHistogram):
@@ -533,14 +563,22 @@ def counter(
     """
     provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     scope = InstrumentationScope(scope_name, version)
-    reason = _unsupported(provider, SdkCounterKind, scope, name, unit)
+    reason = _unsupported(provider, SdkCounterKind, scope, name, unit, None, None)
     if reason is not None or not isinstance(provider, MeterProvider):
         _logger.debug("%s uses the SDK counter: %s", name, reason)
         sdk_counter: Adder = provider.get_meter(scope_name, version).create_counter(
             name, unit=unit, description=description
         )
         return sdk_counter
-    new = DirectCounter(scope, name, unit, description, attribute_keys, _exemplar_mode(provider))
+    new = DirectCounter(
+        scope,
+        name,
+        unit,
+        description,
+        attribute_keys,
+        _exemplar_mode(provider),
+        _meter_config(provider, scope),
+    )
     found = _registry(provider).get_or_add(new)
     if not isinstance(found, DirectCounter):
         raise ValueError(
@@ -565,6 +603,8 @@ def _unsupported(
     scope: InstrumentationScope,
     name: str,
     unit: str,
+    edges: tuple[float, ...] | None,
+    attribute_keys: frozenset[str] | None,
 ) -> str | None:
     if not FAST_PATH.read():
         return "FLUX_FAST_PATH is false"
@@ -576,13 +616,43 @@ def _unsupported(
         temporality = _temporality(reader, kind)
         if temporality is not AggregationTemporality.CUMULATIVE:
             return f"{type(reader).__name__} requests {temporality} temporality"
-    # A direct instrument applies only its own fixed View, so any other View that
-    # selects the instrument (to rename, drop or re-aggregate it) needs the SDK's.
+    # A direct instrument applies only its own fixed View, so a View that selects
+    # the instrument to rename, drop or re-aggregate it needs the SDK's. The SDK
+    # makes one stream per matching View, hence at most one, equal to its own.
     probe = kind(name, scope, provider._measurement_consumer, unit=unit)
-    for view in provider._sdk_config.views:
-        if not getattr(view, OWN_VIEW_MARK, False) and view._match(probe):
-            return "a View selects it"
+    selecting = [view for view in provider._sdk_config.views if view._match(probe)]
+    if len(selecting) > 1 or any(
+        not _same_as_direct(view, edges, attribute_keys) for view in selecting
+    ):
+        return "a metric View selects it"
     return None
+
+
+def _meter_config(provider: MeterProvider, scope: InstrumentationScope) -> Any:
+    meter = provider.get_meter(scope.name, scope.version)
+    return getattr(meter, "_meter_config", _ENABLED)
+
+
+def _same_as_direct(
+    view: View, edges: tuple[float, ...] | None, attribute_keys: frozenset[str] | None
+) -> bool:
+    """Return whether the View does exactly what the direct histogram does itself.
+
+    ``edges`` is None for a counter, whose only View is the default one.
+    """
+    aggregation = view._aggregation
+    if edges is None or not isinstance(aggregation, ExplicitBucketHistogramAggregation):
+        return False
+    view_keys = view._attribute_keys
+    return (
+        view._name is None
+        and view._description is None
+        and view._aggregation_cardinality_limit in (None, CARDINALITY_LIMIT)
+        and view._exemplar_reservoir_factory is _default_reservoir_factory
+        and aggregation._record_min_max
+        and tuple(aggregation._boundaries or ()) == edges
+        and (frozenset(view_keys) if view_keys is not None else None) == attribute_keys
+    )
 
 
 def _readers(provider: MeterProvider) -> list[MetricReader]:

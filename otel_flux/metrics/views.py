@@ -81,18 +81,12 @@ def _read(setting: Setting[T], environ: Mapping[str, str] | None, strict: bool) 
     return setting.read_strict(environ) if strict else setting.read(environ)
 
 
-# Set on the Views that build_views returns. otel_flux's direct histograms apply
-# these Views themselves, and any other View that selects one of them makes it
-# fall back to the SDK's histogram.
-OWN_VIEW_MARK = "_otel_flux_view"
-
-
 def build_views(
     environ: Mapping[str, str] | None = None, thresholds: Thresholds | None = None
 ) -> list[View]:
     """Build the Views for the MeterProvider. An invalid setting falls back to its default."""
     edges = histogram_edges(environ, thresholds)
-    views = [
+    return [
         View(
             instrument_name=HTTP_SERVER_DURATION,
             aggregation=ExplicitBucketHistogramAggregation(boundaries=edges[HTTP_SERVER_DURATION]),
@@ -110,6 +104,3 @@ def build_views(
             ),
         ),
     ]
-    for view in views:
-        setattr(view, OWN_VIEW_MARK, True)
-    return views

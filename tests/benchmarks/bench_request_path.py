@@ -67,7 +67,7 @@ def parse_args() -> argparse.Namespace:
         help=argparse.SUPPRESS,
     )
     parser.add_argument(
-        "--only", help="run the cases whose label contains this text (default: all)"
+        "--only", help="run the cases whose label contains this text, case-sensitive (default: all)"
     )
     parser.add_argument("--redis-port", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
+from opentelemetry.sdk.metrics._internal import _MeterConfig
 from opentelemetry.sdk.metrics._internal.exemplar import (
     AlwaysOffExemplarFilter,
     AlwaysOnExemplarFilter,
@@ -456,3 +457,24 @@ def test_view_for_other_instrument_keeps_direct(view: View) -> None:
     adder = direct.counter(provider, SCOPE, VERSION, NAME, UNIT, DESCRIPTION)
 
     assert isinstance(adder, DirectCounter)
+
+
+def test_meter_configurator_switches_counter() -> None:
+    """A meter the SDK's meter configurator disables records nothing, now or later."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(
+        [reader],
+        shutdown_on_exit=False,
+        _meter_configurator=lambda scope: _MeterConfig(is_enabled=scope.name != SCOPE),
+    )
+    adder = direct.counter(provider, SCOPE, VERSION, NAME, UNIT, DESCRIPTION)
+
+    adder.add(1, {"security.check": "rate_limit"})
+    assert _find(reader.get_metrics_data()) is None
+
+    provider._set_meter_configurator(meter_configurator=lambda scope: _MeterConfig())
+    adder.add(2, {"security.check": "rate_limit"})
+
+    found = _find(reader.get_metrics_data())
+    assert found is not None
+    assert _points(found[1])[0].value == 2

@@ -628,3 +628,32 @@ def test_user_view_gets_sdk_histogram() -> None:
 
     assert not isinstance(recorder, DirectHistogram)
     assert _find(reader.get_metrics_data(), "renamed.duration") is not None
+
+
+def _db_histogram(provider: MeterProvider) -> Any:
+    return direct.histogram(
+        provider,
+        SCOPE,
+        VERSION,
+        DB_CLIENT_DURATION,
+        "s",
+        DESCRIPTION,
+        histogram_edges()[DB_CLIENT_DURATION],
+        DB_CLIENT_ATTRIBUTES,
+    )
+
+
+def test_view_with_other_edges_gets_sdk_histogram() -> None:
+    """otel_flux's own View built from other settings is not what the direct one applies."""
+    views = build_views({"FLUX_METRICS_BUCKET_GROWTH": "2.0"})
+    provider = MeterProvider([InMemoryMetricReader()], views=views, shutdown_on_exit=False)
+
+    assert not isinstance(_db_histogram(provider), DirectHistogram)
+
+
+def test_two_matching_views_get_sdk_histogram() -> None:
+    """Two Views that select it make two streams, which only the SDK produces."""
+    views = [*build_views(), *build_views()]
+    provider = MeterProvider([InMemoryMetricReader()], views=views, shutdown_on_exit=False)
+
+    assert not isinstance(_db_histogram(provider), DirectHistogram)
