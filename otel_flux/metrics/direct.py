@@ -163,7 +163,7 @@ class _Direct(Generic[P]):
     ) -> None:
         self.scope = scope
         # The SDK meter's config, which the meter configurator can switch off at
-        # any time; the SDK's instruments check it on every measurement too.
+        # any time. The SDK's instruments check it on every measurement too.
         self._meter_config = meter_config
         self.name = name
         self.unit = unit
@@ -211,8 +211,13 @@ class _Direct(Generic[P]):
         span_id = span_context.span_id if span_context.is_valid else 0
         return (amount, time_ns(), trace_id, span_id, attributes or {})
 
+    def _reject(self, amount: float) -> None:
+        _logger.warning(
+            "%s: invalid amount %r ignored, expected a finite value >= 0", self.name, amount
+        )
+
     def _since(self, reader: MetricReader) -> int:
-        """Return the offer count at the reader's previous collection, and note this one.
+        """Return the offer count at the reader's previous collection and store the current one.
 
         Call it with the lock held.
         """
@@ -222,7 +227,7 @@ class _Direct(Generic[P]):
 
 
 class DirectHistogram(_Direct[_Point]):
-    """An explicit-bucket histogram with a fixed View; see the module."""
+    """An explicit-bucket histogram with a fixed View, described in the module docstring."""
 
     def __init__(
         self,
@@ -248,9 +253,7 @@ class DirectHistogram(_Direct[_Point]):
             return
         if not 0 <= amount < _INFINITY:
             # As in the SDK's Histogram.record: negative, NaN and infinite amounts are dropped.
-            _logger.warning(
-                "%s: invalid amount %r ignored, expected a finite value >= 0", self.name, amount
-            )
+            self._reject(amount)
             return
         # NOTE: values equal across types (1, 1.0, True) share a point here, where the SDK
         # keeps them apart, and a list value raises TypeError. The instrumentation records
@@ -330,7 +333,7 @@ class DirectHistogram(_Direct[_Point]):
 
 
 class DirectCounter(_Direct[_CounterPoint]):
-    """A monotonic counter with a fixed View; see the module."""
+    """A monotonic counter with a fixed View, described in the module docstring."""
 
     def _new_point(self, attributes: dict[str, Any]) -> _CounterPoint:
         return _CounterPoint(attributes)
@@ -342,9 +345,7 @@ class DirectCounter(_Direct[_CounterPoint]):
             return
         if not 0 <= amount < _INFINITY:
             # As in the SDK's Counter.add: a counter only goes up.
-            _logger.warning(
-                "%s: invalid amount %r ignored, expected a finite value >= 0", self.name, amount
-            )
+            self._reject(amount)
             return
         recorded = tuple(attributes.items()) if attributes else ()
         exemplar = self._exemplar(amount, attributes, context) if self._exemplars else None
@@ -438,8 +439,8 @@ class _ProviderInstruments:
                 if _temporality(reader, kind) is not AggregationTemporality.CUMULATIVE:
                     _logger.warning(
                         "%s requests delta temporality, but otel_flux's duration histograms "
-                        "and counters are already cumulative; set FLUX_FAST_PATH=false to "
-                        "get delta",
+                        "and counters are already cumulative. Set FLUX_FAST_PATH=false to "
+                        "get delta.",
                         type(reader).__name__,
                     )
                     break
@@ -618,7 +619,8 @@ def _unsupported(
             return f"{type(reader).__name__} requests {temporality} temporality"
     # A direct instrument applies only its own fixed View, so a View that selects
     # the instrument to rename, drop or re-aggregate it needs the SDK's. The SDK
-    # makes one stream per matching View, hence at most one, equal to its own.
+    # makes one stream per matching View, so only a single View equal to its own
+    # keeps the instrument direct.
     probe = kind(name, scope, provider._measurement_consumer, unit=unit)
     selecting = [view for view in provider._sdk_config.views if view._match(probe)]
     if len(selecting) > 1 or any(
@@ -638,7 +640,7 @@ def _same_as_direct(
 ) -> bool:
     """Return whether the View does exactly what the direct histogram does itself.
 
-    ``edges`` is None for a counter, whose only View is the default one.
+    ``edges`` is None for a counter, which any selecting View sends to the SDK.
     """
     aggregation = view._aggregation
     if edges is None or not isinstance(aggregation, ExplicitBucketHistogramAggregation):

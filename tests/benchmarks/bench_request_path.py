@@ -126,8 +126,8 @@ def build_app(args: argparse.Namespace) -> Any:
         from otel_flux.security.config import SecurityConfig
 
         skip_telemetry(args.without)
-        # Every request comes from one address; a limit the run never reaches
-        # keeps every check running without rejecting a request.
+        # Every request comes from one address, so a limit the run never
+        # reaches keeps every check running without rejecting a request.
         config = SecurityConfig(rate_limit=1_000_000_000)
         middleware.append(Middleware(SecurityMiddleware, redis=client, config=config))
     app: Any = Starlette(routes=[Route("/api/files/{file_id}", get_file)], middleware=middleware)

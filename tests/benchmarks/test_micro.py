@@ -142,6 +142,17 @@ def test_encode_256_spans_flux(benchmark: Any, spans: list[ReadableSpan]) -> Non
     assert encoded == sdk_encode(spans).SerializeToString()
 
 
+def _data_points(reader: InMemoryMetricReader) -> list[Any]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    return [
+        point
+        for scope in data.resource_metrics[0].scope_metrics
+        for metric in scope.metrics
+        for point in metric.data.data_points
+    ]
+
+
 @pytest.mark.parametrize("kind", ["sdk", "direct"])
 def test_histogram_record(benchmark: Any, kind: str) -> None:
     reader = InMemoryMetricReader()
@@ -164,15 +175,8 @@ def test_histogram_record(benchmark: Any, kind: str) -> None:
         )
 
     benchmark(histogram.record, 0.0012, METRIC_ATTRIBUTES)
-    data = reader.get_metrics_data()
+    points = _data_points(reader)
 
-    assert data is not None
-    points = [
-        point
-        for scope in data.resource_metrics[0].scope_metrics
-        for metric in scope.metrics
-        for point in metric.data.data_points
-    ]
     assert len(points) == 1
     assert points[0].count >= 1
 
@@ -193,15 +197,8 @@ def test_counter_add(benchmark: Any, kind: str) -> None:
     }
 
     benchmark(counter.add, 1, attributes)
-    data = reader.get_metrics_data()
+    points = _data_points(reader)
 
-    assert data is not None
-    points = [
-        point
-        for scope in data.resource_metrics[0].scope_metrics
-        for metric in scope.metrics
-        for point in metric.data.data_points
-    ]
     assert len(points) == 1
     assert points[0].value >= 1
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, Metric, MetricsData, ScopeMetrics
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanContext, TraceFlags
 
 from otel_flux.metrics.views import build_views
 
@@ -45,3 +48,22 @@ def make_telemetry() -> Telemetry:
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader], views=build_views())
     return Telemetry(tracer_provider, meter_provider, exporter, reader)
+
+
+def find_metric(data: MetricsData | None, name: str) -> tuple[ScopeMetrics, Metric] | None:
+    """Return the first metric called name in a collection, with its scope."""
+    if data is None:
+        return None
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                if metric.name == name:
+                    return scope_metrics, metric
+    return None
+
+
+def remote_span_context(sampled: bool) -> Context:
+    """Return a context whose current span has trace id 0xABC and span id 0xDEF."""
+    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+    span_context = SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=flags)
+    return trace.set_span_in_context(trace.NonRecordingSpan(span_context))

@@ -34,7 +34,6 @@ from opentelemetry.sdk.metrics.export import (
     Metric,
     MetricsData,
     NumberDataPoint,
-    ScopeMetrics,
     Sum,
 )
 from opentelemetry.sdk.metrics.view import DropAggregation, View
@@ -43,6 +42,7 @@ from opentelemetry.trace import SpanContext, TraceFlags
 
 from otel_flux.metrics import direct
 from otel_flux.metrics.direct import CARDINALITY_LIMIT, DirectCounter
+from tests.support.otel import find_metric, remote_span_context
 
 NAME = "test.decisions"
 UNIT = "{decision}"
@@ -100,23 +100,6 @@ class Pair:
         return self.sdk_reader.get_metrics_data(), self.direct_reader.get_metrics_data()
 
 
-def _span_context(sampled: bool) -> Context:
-    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
-    span_context = SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=flags)
-    return trace.set_span_in_context(trace.NonRecordingSpan(span_context))
-
-
-def _find(data: MetricsData | None, name: str = NAME) -> tuple[ScopeMetrics, Metric] | None:
-    if data is None:
-        return None
-    for resource_metrics in data.resource_metrics:
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                if metric.name == name:
-                    return scope_metrics, metric
-    return None
-
-
 def _points(metric: Metric) -> list[NumberDataPoint]:
     points = [point for point in metric.data.data_points if isinstance(point, NumberDataPoint)]
     return sorted(points, key=lambda point: repr(sorted(point.attributes.items())))
@@ -125,8 +108,8 @@ def _points(metric: Metric) -> list[NumberDataPoint]:
 def _assert_same_collection(pair: Pair, since_ns: int) -> None:
     """Compare scope, metric and every point, and each exemplar with the last offer."""
     sdk_data, direct_data = pair.collect()
-    sdk_found = _find(sdk_data)
-    direct_found = _find(direct_data)
+    sdk_found = find_metric(sdk_data, NAME)
+    direct_found = find_metric(direct_data, NAME)
     if sdk_found is None:
         assert direct_found is None
         return
@@ -193,7 +176,7 @@ def test_direct_matches_sdk_counter(operations: list[tuple[Any, ...]]) -> None:
         if operation == "add":
             amount, attributes, span = arguments
             sampled = span == "sampled"
-            context = _span_context(sampled) if sampled else None
+            context = remote_span_context(sampled) if sampled else None
             pair.add(amount, attributes, context, offered=sampled)
         else:
             _assert_same_collection(pair, since)
@@ -206,7 +189,7 @@ def test_int_amounts_give_int_total() -> None:
     pair.add(1, {"security.check": "rate_limit"})
     pair.add(2, {"security.check": "rate_limit"})
 
-    direct_found = _find(pair.direct_reader.get_metrics_data())
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     value = _points(direct_found[1])[0].value
     assert value == 3
@@ -224,7 +207,7 @@ def test_cumulative_over_collections() -> None:
     pair.add(4, {"security.check": "rate_limit"})
     pair.add(1, {"security.check": "brute_force"})
 
-    direct_found = _find(pair.direct_reader.get_metrics_data())
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     assert [point.value for point in _points(direct_found[1])] == [1, 5]
     pair.sdk_reader.get_metrics_data()
@@ -240,7 +223,7 @@ def test_negative_amount_ignored(amount: float) -> None:
     pair.add(2, {"security.check": "rate_limit"})
     pair.add(amount, {"security.check": "rate_limit"})
 
-    direct_found = _find(pair.direct_reader.get_metrics_data())
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     assert _points(direct_found[1])[0].value == 2
     pair.sdk_reader.get_metrics_data()
@@ -256,7 +239,7 @@ def test_non_finite_amount_ignored_and_logged(
     pair.direct.add(1, {"security.check": "rate_limit"})
     pair.direct.add(amount, {"security.check": "rate_limit"})
 
-    direct_found = _find(pair.direct_reader.get_metrics_data())
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     assert _points(direct_found[1])[0].value == 1
     assert "expected a finite value >= 0" in caplog.text
@@ -277,10 +260,10 @@ def test_exemplar_is_last_sampled_offer() -> None:
     )
 
     pair.direct.add(1, {"security.check": "rate_limit"}, first)
-    pair.direct.add(1, {"security.check": "rate_limit"}, _span_context(sampled=True))
-    pair.direct.add(1, {"security.check": "rate_limit"}, _span_context(sampled=False))
+    pair.direct.add(1, {"security.check": "rate_limit"}, remote_span_context(sampled=True))
+    pair.direct.add(1, {"security.check": "rate_limit"}, remote_span_context(sampled=False))
 
-    direct_found = _find(pair.direct_reader.get_metrics_data())
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     exemplars = _points(direct_found[1])[0].exemplars
     assert [(e.trace_id, e.span_id) for e in exemplars] == [(0xABC, 0xDEF)]
@@ -290,11 +273,11 @@ def test_exemplars_cleared_after_collection() -> None:
     pair = Pair(TraceBasedExemplarFilter())
     since = time_ns()
 
-    pair.add(1, {"security.check": "rate_limit"}, _span_context(sampled=True), offered=True)
+    pair.add(1, {"security.check": "rate_limit"}, remote_span_context(sampled=True), offered=True)
     _assert_same_collection(pair, since)
     pair.add(1, {"security.check": "rate_limit"})
 
-    direct_found = _find(pair.direct_reader.get_metrics_data())
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     assert _points(direct_found[1])[0].exemplars == []
     pair.sdk_reader.get_metrics_data()
@@ -314,9 +297,9 @@ def test_always_off_exemplars() -> None:
     pair = Pair(AlwaysOffExemplarFilter())
     since = time_ns()
 
-    pair.add(1, {"security.check": "rate_limit"}, _span_context(sampled=True))
+    pair.add(1, {"security.check": "rate_limit"}, remote_span_context(sampled=True))
 
-    direct_found = _find(pair.direct_reader.get_metrics_data())
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     assert _points(direct_found[1])[0].exemplars == []
     pair.sdk_reader.get_metrics_data()
@@ -329,7 +312,7 @@ def test_cardinality_limit_overflow_point() -> None:
     for route in range(CARDINALITY_LIMIT + 5):
         pair.direct.add(1, {"http.route": f"/r{route}"})
 
-    direct_found = _find(pair.direct_reader.get_metrics_data())
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     points = direct_found[1].data.data_points
     assert len(points) == CARDINALITY_LIMIT + 1
@@ -360,8 +343,8 @@ def test_counter_and_histogram_share_reader() -> None:
     recorder.record(0.5)
 
     data = reader.get_metrics_data()
-    assert _find(data, NAME) is not None
-    assert _find(data, "test.duration") is not None
+    assert find_metric(data, NAME) is not None
+    assert find_metric(data, "test.duration") is not None
 
 
 def test_name_taken_by_histogram_is_refused() -> None:
@@ -380,7 +363,7 @@ def test_delta_counter_reader_gets_sdk_counter() -> None:
     adder.add(1)
 
     assert not isinstance(adder, DirectCounter)
-    found = _find(reader.get_metrics_data())
+    found = find_metric(reader.get_metrics_data(), NAME)
     assert found is not None
     assert found[1].data.aggregation_temporality is AggregationTemporality.DELTA  # type: ignore[union-attr]
 
@@ -409,7 +392,7 @@ def test_fast_path_off_gets_sdk_counter(monkeypatch: pytest.MonkeyPatch) -> None
     adder.add(3)
 
     assert not isinstance(adder, DirectCounter)
-    found = _find(reader.get_metrics_data())
+    found = find_metric(reader.get_metrics_data(), NAME)
     assert found is not None
     assert _points(found[1])[0].value == 3
 
@@ -440,7 +423,7 @@ def test_drop_view_drops_counter() -> None:
 
     direct.counter(provider, SCOPE, VERSION, NAME, UNIT, DESCRIPTION).add(1)
 
-    assert _find(reader.get_metrics_data()) is None
+    assert find_metric(reader.get_metrics_data(), NAME) is None
 
 
 @pytest.mark.parametrize(
@@ -470,11 +453,11 @@ def test_meter_configurator_switches_counter() -> None:
     adder = direct.counter(provider, SCOPE, VERSION, NAME, UNIT, DESCRIPTION)
 
     adder.add(1, {"security.check": "rate_limit"})
-    assert _find(reader.get_metrics_data()) is None
+    assert find_metric(reader.get_metrics_data(), NAME) is None
 
     provider._set_meter_configurator(meter_configurator=lambda scope: _MeterConfig())
     adder.add(2, {"security.check": "rate_limit"})
 
-    found = _find(reader.get_metrics_data())
+    found = find_metric(reader.get_metrics_data(), NAME)
     assert found is not None
     assert _points(found[1])[0].value == 2

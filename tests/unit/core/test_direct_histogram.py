@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry import metrics, trace
-from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics._internal.exemplar import (
     AlwaysOffExemplarFilter,
@@ -32,7 +31,6 @@ from opentelemetry.sdk.metrics.export import (
     InMemoryMetricReader,
     Metric,
     MetricsData,
-    ScopeMetrics,
 )
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
@@ -46,6 +44,7 @@ from otel_flux.metrics.views import (
     build_views,
     histogram_edges,
 )
+from tests.support.otel import find_metric, remote_span_context
 
 NAME = "test.duration"
 UNIT = "s"
@@ -108,23 +107,6 @@ class Pair:
         return self.sdk_reader.get_metrics_data(), self.direct_reader.get_metrics_data()
 
 
-def _span_context(sampled: bool) -> Context:
-    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
-    span_context = SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=flags)
-    return trace.set_span_in_context(trace.NonRecordingSpan(span_context))
-
-
-def _find(data: MetricsData | None, name: str) -> tuple[ScopeMetrics, Metric] | None:
-    if data is None:
-        return None
-    for resource_metrics in data.resource_metrics:
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                if metric.name == name:
-                    return scope_metrics, metric
-    return None
-
-
 def _points(metric: Metric) -> list[HistogramDataPoint]:
     points = [point for point in metric.data.data_points if isinstance(point, HistogramDataPoint)]
     return sorted(points, key=lambda point: repr(sorted(point.attributes.items())))
@@ -158,8 +140,8 @@ def _assert_same_points(expected: Metric, actual: Metric, since_ns: int) -> None
 
 def _assert_same_collection(pair: Pair, since_ns: int) -> None:
     sdk_data, direct_data = pair.collect()
-    sdk_found = _find(sdk_data, pair.name)
-    direct_found = _find(direct_data, pair.name)
+    sdk_found = find_metric(sdk_data, pair.name)
+    direct_found = find_metric(direct_data, pair.name)
     if sdk_found is None:
         assert direct_found is None
         return
@@ -209,7 +191,7 @@ def test_direct_matches_sdk_histogram(operations: list[tuple[Any, ...]], filtere
     for operation, *arguments in [*operations, ("collect",)]:
         if operation == "record":
             amount, attributes, span = arguments
-            context = None if span == "none" else _span_context(span == "sampled")
+            context = None if span == "none" else remote_span_context(span == "sampled")
             pair.record(amount, attributes, context)
         else:
             _assert_same_collection(pair, since)
@@ -222,7 +204,7 @@ def test_upper_edge_inclusive() -> None:
     for amount in (*EDGES, 0.0, 5.0001, 1000.0):
         pair.record(amount, {"http.route": "/a"})
 
-    direct_found = _find(pair.direct_reader.get_metrics_data(), NAME)
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     assert _points(direct_found[1])[0].bucket_counts == (2, 1, 1, 1, 1, 2)
     _assert_same_collection(pair, since)
@@ -233,9 +215,9 @@ def test_cumulative_over_collections() -> None:
     since = time_ns()
 
     pair.record(0.5, {"http.route": "/a"})
-    first = _find(pair.direct_reader.get_metrics_data(), NAME)
+    first = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     pair.record(2.0, {"http.route": "/a"})
-    second = _find(pair.direct_reader.get_metrics_data(), NAME)
+    second = find_metric(pair.direct_reader.get_metrics_data(), NAME)
 
     assert first is not None
     assert second is not None
@@ -256,7 +238,7 @@ def test_view_keys_filter_attributes() -> None:
     pair.record(1.0, {"client.address": "10.0.0.2", "http.route": "/a"})
     pair.record(1.0, {"http.route": "/a", "http.request.method": "GET"})
 
-    direct_found = _find(pair.direct_reader.get_metrics_data(), NAME)
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     attributes = [dict(point.attributes) for point in _points(direct_found[1])]
     assert attributes == [{"http.route": "/a", "http.request.method": "GET"}, {"http.route": "/a"}]
@@ -298,7 +280,7 @@ def test_invalid_amount_ignored(amount: float) -> None:
     pair.record(1.0, {"http.route": "/a"})
     pair.record(amount, {"http.route": "/a"})
 
-    direct_found = _find(pair.direct_reader.get_metrics_data(), NAME)
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     assert _points(direct_found[1])[0].count == 1
     _assert_same_collection(pair, since)
@@ -308,11 +290,11 @@ def test_trace_based_exemplars() -> None:
     pair = Pair(TraceBasedExemplarFilter())
     since = time_ns()
 
-    pair.record(0.1, {"http.route": "/a", "client.address": "x"}, _span_context(sampled=True))
-    pair.record(0.2, {"http.route": "/a"}, _span_context(sampled=False))
+    pair.record(0.1, {"http.route": "/a", "client.address": "x"}, remote_span_context(sampled=True))
+    pair.record(0.2, {"http.route": "/a"}, remote_span_context(sampled=False))
     pair.record(3.0, {"http.route": "/a"})
 
-    direct_found = _find(pair.direct_reader.get_metrics_data(), NAME)
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     exemplars = _exemplar_fields(_points(direct_found[1])[0])
     assert exemplars == [({"client.address": "x"}, 0.1, 0xDEF, 0xABC)]
@@ -342,7 +324,7 @@ def test_always_on_exemplars_outside_span() -> None:
     pair.record(0.2, {"http.route": "/a"})
     pair.record(7.0, None)
 
-    direct_found = _find(pair.direct_reader.get_metrics_data(), NAME)
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     points = {repr(dict(point.attributes)): point for point in direct_found[1].data.data_points}
     assert _exemplar_fields(points["{}"]) == [(None, 7.0, None, None)]  # type: ignore[arg-type]
@@ -358,7 +340,7 @@ def test_always_on_exemplars_in_unsampled_span() -> None:
     since = time_ns()
 
     for amount in (0.1, 0.3, 0.4, 9.0):
-        pair.record(amount, {"http.route": "/a", "extra": "e"}, _span_context(sampled=False))
+        pair.record(amount, {"http.route": "/a", "extra": "e"}, remote_span_context(sampled=False))
 
     _assert_same_collection(pair, since)
 
@@ -367,9 +349,9 @@ def test_always_off_exemplars() -> None:
     pair = Pair(AlwaysOffExemplarFilter())
     since = time_ns()
 
-    pair.record(0.1, {"http.route": "/a"}, _span_context(sampled=True))
+    pair.record(0.1, {"http.route": "/a"}, remote_span_context(sampled=True))
 
-    direct_found = _find(pair.direct_reader.get_metrics_data(), NAME)
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     assert _points(direct_found[1])[0].exemplars == []
     pair.sdk_reader.get_metrics_data()
@@ -395,7 +377,7 @@ def test_cardinality_limit_overflow_point() -> None:
         pair.record(1.0, {"http.route": f"/r{route}"})
     pair.record(1.0, {"http.route": "/r0"})
 
-    direct_found = _find(pair.direct_reader.get_metrics_data(), NAME)
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
     assert direct_found is not None
     points = direct_found[1].data.data_points
     assert len(points) == CARDINALITY_LIMIT + 1
@@ -410,7 +392,7 @@ def test_scope_name_and_version() -> None:
     pair = Pair()
     pair.record(1.0)
 
-    direct_found = _find(pair.direct_reader.get_metrics_data(), NAME)
+    direct_found = find_metric(pair.direct_reader.get_metrics_data(), NAME)
 
     assert direct_found is not None
     assert direct_found[0].scope.name == SCOPE
@@ -427,7 +409,7 @@ def test_collection_without_sdk_metrics() -> None:
     assert data is not None
     assert len(data.resource_metrics) == 1
     assert data.resource_metrics[0].resource == pair.direct_provider._sdk_config.resource
-    assert _find(data, NAME) is not None
+    assert find_metric(data, NAME) is not None
 
 
 def test_merged_with_sdk_metrics_of_same_scope() -> None:
@@ -457,7 +439,7 @@ def test_reader_added_later_gets_points() -> None:
     pair.direct_provider.add_metric_reader(late_reader)
     pair.record(2.0, {"http.route": "/a"})
 
-    found = _find(late_reader.get_metrics_data(), NAME)
+    found = find_metric(late_reader.get_metrics_data(), NAME)
     assert found is not None
     # NOTE: unlike the SDK, whose new reader starts empty, the direct points are
     # cumulative from their start time, so the late reader sees both records.
@@ -471,8 +453,8 @@ def test_each_reader_gets_exemplars() -> None:
     pair.direct_provider.add_metric_reader(second_reader)
     pair.record(1.0, {"http.route": "/a"})
 
-    first = _find(pair.direct_reader.get_metrics_data(), NAME)
-    second = _find(second_reader.get_metrics_data(), NAME)
+    first = find_metric(pair.direct_reader.get_metrics_data(), NAME)
+    second = find_metric(second_reader.get_metrics_data(), NAME)
 
     assert first is not None
     assert second is not None
@@ -488,7 +470,7 @@ def test_delta_reader_gets_sdk_histogram() -> None:
     recorder.record(1.0)
 
     assert not isinstance(recorder, DirectHistogram)
-    found = _find(reader.get_metrics_data(), NAME)
+    found = find_metric(reader.get_metrics_data(), NAME)
     assert found is not None
     assert found[1].data.aggregation_temporality is AggregationTemporality.DELTA  # type: ignore[union-attr]
 
@@ -521,7 +503,7 @@ def test_fast_path_off_gets_sdk_histogram(monkeypatch: pytest.MonkeyPatch) -> No
     recorder.record(1.0)
 
     assert not isinstance(recorder, DirectHistogram)
-    found = _find(reader.get_metrics_data(), NAME)
+    found = find_metric(reader.get_metrics_data(), NAME)
     assert found is not None
     point = _points(found[1])[0]
     assert point.explicit_bounds == EDGES
@@ -537,8 +519,8 @@ def test_two_histograms_one_provider() -> None:
     second.record(2.0)
 
     data = reader.get_metrics_data()
-    first_found = _find(data, "first")
-    second_found = _find(data, "second")
+    first_found = find_metric(data, "first")
+    second_found = find_metric(data, "second")
     assert first_found is not None
     assert second_found is not None
     assert _points(first_found[1])[0].sum == 1.0
@@ -554,9 +536,9 @@ def test_other_provider_reader_untouched() -> None:
     direct.histogram(late_provider, SCOPE, VERSION, "late", UNIT, "", EDGES, None).record(1.0)
     pair.record(1.0)
 
-    assert _find(other_reader.get_metrics_data(), NAME) is None
-    assert _find(pair.sdk_reader.get_metrics_data(), "late") is None
-    assert _find(pair.direct_reader.get_metrics_data(), "late") is None
+    assert find_metric(other_reader.get_metrics_data(), NAME) is None
+    assert find_metric(pair.sdk_reader.get_metrics_data(), "late") is None
+    assert find_metric(pair.direct_reader.get_metrics_data(), "late") is None
 
 
 def test_other_provider_delta_reader_ignored() -> None:
@@ -581,53 +563,13 @@ def test_each_reader_gets_new_exemplars_only() -> None:
     pair.direct_reader.get_metrics_data()
     pair.record(0.1, {"http.route": "/a"})
 
-    first = _find(pair.direct_reader.get_metrics_data(), NAME)
-    second = _find(second_reader.get_metrics_data(), NAME)
+    first = find_metric(pair.direct_reader.get_metrics_data(), NAME)
+    second = find_metric(second_reader.get_metrics_data(), NAME)
 
     assert first is not None
     assert second is not None
     assert [exemplar.value for exemplar in _points(first[1])[0].exemplars] == [0.1]
     assert [exemplar.value for exemplar in _points(second[1])[0].exemplars] == [0.1, 1.0]
-
-
-def test_own_views_keep_direct_histogram() -> None:
-    """The Views otel_flux builds for its histograms are the ones a direct histogram applies."""
-    provider = MeterProvider([InMemoryMetricReader()], views=build_views(), shutdown_on_exit=False)
-
-    recorder = direct.histogram(
-        provider,
-        SCOPE,
-        VERSION,
-        DB_CLIENT_DURATION,
-        "s",
-        DESCRIPTION,
-        histogram_edges()[DB_CLIENT_DURATION],
-        DB_CLIENT_ATTRIBUTES,
-    )
-
-    assert isinstance(recorder, DirectHistogram)
-
-
-def test_user_view_gets_sdk_histogram() -> None:
-    """A View of the user's that selects the histogram falls back to the SDK's, and applies."""
-    reader = InMemoryMetricReader()
-    views = [*build_views(), View(instrument_name=DB_CLIENT_DURATION, name="renamed.duration")]
-    provider = MeterProvider([reader], views=views, shutdown_on_exit=False)
-
-    recorder = direct.histogram(
-        provider,
-        SCOPE,
-        VERSION,
-        DB_CLIENT_DURATION,
-        "s",
-        DESCRIPTION,
-        histogram_edges()[DB_CLIENT_DURATION],
-        DB_CLIENT_ATTRIBUTES,
-    )
-    recorder.record(0.001)
-
-    assert not isinstance(recorder, DirectHistogram)
-    assert _find(reader.get_metrics_data(), "renamed.duration") is not None
 
 
 def _db_histogram(provider: MeterProvider) -> Any:
@@ -641,6 +583,28 @@ def _db_histogram(provider: MeterProvider) -> Any:
         histogram_edges()[DB_CLIENT_DURATION],
         DB_CLIENT_ATTRIBUTES,
     )
+
+
+def test_own_views_keep_direct_histogram() -> None:
+    """The Views otel_flux builds for its histograms are the ones a direct histogram applies."""
+    provider = MeterProvider([InMemoryMetricReader()], views=build_views(), shutdown_on_exit=False)
+
+    recorder = _db_histogram(provider)
+
+    assert isinstance(recorder, DirectHistogram)
+
+
+def test_user_view_gets_sdk_histogram() -> None:
+    """A user's View that selects the histogram makes it the SDK's, and the View applies."""
+    reader = InMemoryMetricReader()
+    views = [*build_views(), View(instrument_name=DB_CLIENT_DURATION, name="renamed.duration")]
+    provider = MeterProvider([reader], views=views, shutdown_on_exit=False)
+
+    recorder = _db_histogram(provider)
+    recorder.record(0.001)
+
+    assert not isinstance(recorder, DirectHistogram)
+    assert find_metric(reader.get_metrics_data(), "renamed.duration") is not None
 
 
 def test_view_with_other_edges_gets_sdk_histogram() -> None:
